@@ -1,0 +1,259 @@
+package tableau
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// DefaultConnectionFile is where the CLI keeps the connection:
+// $XDG_CONFIG_HOME/tabflow/connection.json (or the OS equivalent).
+func DefaultConnectionFile() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = "."
+	}
+	return filepath.Join(dir, "tabflow", "connection.json")
+}
+
+// connectionFile is the on-disk form. It is the one place secrets are written
+// in the clear, in a file of mode 0600.
+type connectionFile struct {
+	ServerURL   string   `json:"serverUrl,omitempty"`
+	Site        string   `json:"site"`
+	APIVersion  string   `json:"apiVersion,omitempty"`
+	Auth        string   `json:"auth,omitempty"`
+	PATName     string   `json:"patName,omitempty"`
+	PATSecret   string   `json:"patSecret,omitempty"`
+	JWTClientID string   `json:"jwtClientId,omitempty"`
+	JWTSecretID string   `json:"jwtSecretId,omitempty"`
+	JWTSecret   string   `json:"jwtSecret,omitempty"`
+	JWTUsername string   `json:"jwtUsername,omitempty"`
+	JWTScopes   []string `json:"jwtScopes,omitempty"`
+	Username    string   `json:"username,omitempty"`
+	Password    string   `json:"password,omitempty"`
+	CAFile      string   `json:"caFile,omitempty"`
+	Timeout     string   `json:"timeout,omitempty"`
+}
+
+// ReadConnectionFile loads a connection file. A missing file gives an error
+// matching fs.ErrNotExist.
+func ReadConnectionFile(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var f connectionFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return Config{}, fmt.Errorf("connection file %s is not valid JSON: %w", path, err)
+	}
+	c := Config{
+		ServerURL: f.ServerURL, Site: f.Site, APIVersion: f.APIVersion, Auth: AuthMethod(f.Auth),
+		PATName: f.PATName, PATSecret: NewSecret(f.PATSecret),
+		JWT:      JWTConfig{ClientID: f.JWTClientID, SecretID: f.JWTSecretID, Secret: NewSecret(f.JWTSecret), Username: f.JWTUsername, Scopes: f.JWTScopes},
+		Username: f.Username, Password: NewSecret(f.Password), CAFile: f.CAFile,
+	}
+	if f.Timeout != "" {
+		if c.Timeout, err = time.ParseDuration(f.Timeout); err != nil {
+			return Config{}, fmt.Errorf("connection file %s: timeout %q: %w", path, f.Timeout, err)
+		}
+	}
+	return c, nil
+}
+
+// WriteConnectionFile stores c at path with mode 0600 (its folder 0700),
+// replacing any earlier file atomically.
+func WriteConnectionFile(path string, c Config) error {
+	f := connectionFile{
+		ServerURL: c.ServerURL, Site: c.Site, APIVersion: c.APIVersion, Auth: string(c.Auth),
+		PATName: c.PATName, PATSecret: c.PATSecret.reveal(),
+		JWTClientID: c.JWT.ClientID, JWTSecretID: c.JWT.SecretID, JWTSecret: c.JWT.Secret.reveal(),
+		JWTUsername: c.JWT.Username, JWTScopes: c.JWT.Scopes,
+		Username: c.Username, Password: c.Password.reveal(), CAFile: c.CAFile,
+	}
+	if c.Timeout > 0 {
+		f.Timeout = c.Timeout.String()
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".connection-*.json")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ConnectionUpdate is an edit of a stored connection, as typed into a form or
+// passed as CLI flags. A blank field keeps the stored value, except Site,
+// which is always saved: an empty Site switches the connection to the
+// Default site.
+type ConnectionUpdate struct {
+	ServerURL   string
+	Site        string
+	APIVersion  string
+	Auth        AuthMethod
+	PATName     string
+	PATSecret   string
+	JWTClientID string
+	JWTSecretID string
+	JWTSecret   string
+	JWTUsername string
+	JWTScopes   []string
+	Username    string
+	Password    string
+	CAFile      string
+}
+
+// Apply returns c edited by u. The result is not yet validated.
+func (c Config) Apply(u ConnectionUpdate) Config {
+	keep := func(stored *string, v string) {
+		if strings.TrimSpace(v) != "" {
+			*stored = strings.TrimSpace(v)
+		}
+	}
+	keepSecret := func(stored *Secret, v string) {
+		if v != "" {
+			*stored = NewSecret(v)
+		}
+	}
+	keep(&c.ServerURL, u.ServerURL)
+	c.Site = strings.TrimSpace(u.Site)
+	keep(&c.APIVersion, u.APIVersion)
+	if u.Auth != "" {
+		c.Auth = u.Auth
+	}
+	keep(&c.PATName, u.PATName)
+	keepSecret(&c.PATSecret, u.PATSecret)
+	keep(&c.JWT.ClientID, u.JWTClientID)
+	keep(&c.JWT.SecretID, u.JWTSecretID)
+	keepSecret(&c.JWT.Secret, u.JWTSecret)
+	keep(&c.JWT.Username, u.JWTUsername)
+	if len(u.JWTScopes) > 0 {
+		c.JWT.Scopes = u.JWTScopes
+	}
+	keep(&c.Username, u.Username)
+	keepSecret(&c.Password, u.Password)
+	keep(&c.CAFile, u.CAFile)
+	return c
+}
+
+// LookupEnv is os.LookupEnv's shape, so tests can pass a map.
+type LookupEnv func(string) (string, bool)
+
+// LoadConfig reads the connection file at path (a missing file is fine) and
+// lets environment variables override it, as containers expect. Secrets may
+// come from a file named by the variable with _FILE appended. The result is
+// validated.
+func LoadConfig(path string, env LookupEnv) (Config, error) {
+	var c Config
+	if path != "" {
+		var err error
+		if c, err = ReadConnectionFile(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Config{}, err
+		}
+	}
+	if err := c.applyEnv(env); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func (c *Config) applyEnv(env LookupEnv) error {
+	str := func(dst *string, name string) {
+		if v, ok := env(name); ok {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	secret := func(dst *Secret, name string) error {
+		if path, ok := env(name + "_FILE"); ok && path != "" {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("%s_FILE: cannot read %s: %w", name, path, errors.Unwrap(err))
+			}
+			*dst = NewSecret(strings.TrimRight(string(data), "\r\n"))
+		} else if v, ok := env(name); ok {
+			*dst = NewSecret(v)
+		}
+		return nil
+	}
+	str(&c.ServerURL, "TABLEAU_SERVER_URL")
+	str(&c.Site, "TABLEAU_SITE")
+	str(&c.APIVersion, "TABLEAU_API_VERSION")
+	str(&c.PATName, "TABLEAU_PAT_NAME")
+	str(&c.JWT.ClientID, "TABLEAU_JWT_CLIENT_ID")
+	str(&c.JWT.SecretID, "TABLEAU_JWT_SECRET_ID")
+	str(&c.JWT.Username, "TABLEAU_JWT_USERNAME")
+	str(&c.Username, "TABLEAU_USERNAME")
+	str(&c.CAFile, "TABLEAU_CA_FILE")
+	if v, ok := env("TABLEAU_JWT_SCOPES"); ok {
+		c.JWT.Scopes = splitList(v)
+	}
+	if v, ok := env("TABLEAU_AUTH_METHOD"); ok && v != "" {
+		c.Auth = AuthMethod(strings.ToLower(strings.TrimSpace(v)))
+	}
+	if v, ok := env("TABLEAU_TIMEOUT"); ok && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("TABLEAU_TIMEOUT %q is not a duration (e.g. 30s)", v)
+		}
+		c.Timeout = d
+	}
+	for _, s := range []struct {
+		dst  *Secret
+		name string
+	}{{&c.PATSecret, "TABLEAU_PAT_SECRET"}, {&c.JWT.Secret, "TABLEAU_JWT_SECRET"}, {&c.Password, "TABLEAU_PASSWORD"}} {
+		if err := secret(s.dst, s.name); err != nil {
+			return err
+		}
+	}
+	if c.Auth == "" {
+		c.Auth = c.inferAuth()
+	}
+	return nil
+}
+
+// inferAuth picks the method whose credentials are present, so that setting
+// only TABLEAU_JWT_* or TABLEAU_USERNAME/PASSWORD just works.
+func (c Config) inferAuth() AuthMethod {
+	switch {
+	case c.PATName == "" && c.JWT.ClientID != "":
+		return AuthJWT
+	case c.PATName == "" && c.Username != "":
+		return AuthPassword
+	default:
+		return AuthPAT
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}

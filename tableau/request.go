@@ -1,0 +1,100 @@
+package tableau
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Do makes any REST call within the session. path is relative to
+// /api/{version}/ ("sites/{site-id}/users"), or to the versionless /api/-/
+// when it starts with "-/" ("-/search"). {site-id} and {user-id} are filled
+// from the session. in (if not nil) is sent as JSON; a successful JSON answer
+// is decoded into out (if not nil; *json.RawMessage keeps it as is).
+// A non-2xx answer is an *APIError.
+func (s *Session) Do(ctx context.Context, method, path string, query url.Values, in, out any) (*Response, error) {
+	u, err := s.resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(query) > 0 {
+		u.RawQuery = query.Encode()
+	}
+	var body []byte
+	switch v := in.(type) {
+	case nil:
+	case json.RawMessage:
+		body = v
+	default:
+		if body, err = json.Marshal(in); err != nil {
+			return nil, fmt.Errorf("encoding the request body: %w", err)
+		}
+	}
+	c := s.client
+	resp, err := c.send(ctx, method, u, body, s.token)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, newAPIError(resp.Response, resp.body, c.now())
+	}
+	if err := decodeInto(resp, out); err != nil {
+		return nil, err
+	}
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
+}
+
+// CheckPath validates a path as Do accepts it: relative, no scheme, no "..".
+func CheckPath(path string) error {
+	switch {
+	case strings.TrimSpace(path) == "":
+		return fmt.Errorf("is required (e.g. sites/{site-id}/users)")
+	case strings.Contains(path, "://") || strings.HasPrefix(path, "//"):
+		return fmt.Errorf("%q must be relative to /api/{version}/, not a full URL", truncate(path, 80))
+	case strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "api/"):
+		return fmt.Errorf("%q must be relative to /api/{version}/: drop the /api/… prefix", truncate(path, 80))
+	case strings.ContainsAny(path, "?#"):
+		return fmt.Errorf("%q must not carry a query: pass query parameters separately", truncate(path, 80))
+	case strings.ContainsAny(path, "\\\x00\r\n"):
+		return fmt.Errorf("%q holds characters that do not belong in a path", truncate(path, 80))
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == ".." || seg == "." {
+			return fmt.Errorf("%q must not contain . or .. segments", truncate(path, 80))
+		}
+		if u, err := url.PathUnescape(seg); err != nil || u == ".." || strings.Contains(u, "/") {
+			return fmt.Errorf("%q holds an escaped segment that is not allowed", truncate(path, 80))
+		}
+	}
+	return nil
+}
+
+func (s *Session) resolve(path string) (*url.URL, error) {
+	if err := CheckPath(path); err != nil {
+		return nil, fmt.Errorf("path %w", err)
+	}
+	p := strings.TrimPrefix(path, "/")
+	p = strings.NewReplacer("{site-id}", s.SiteID, "{user-id}", s.UserID).Replace(p)
+	if rest, ok := strings.CutPrefix(p, "-/"); ok {
+		return s.base.JoinPath("api", "-", rest), nil
+	}
+	return s.client.versioned(s.base, p), nil
+}
+
+// sitePath is a versioned path under the session's site.
+func (s *Session) sitePath(elem ...string) string {
+	parts := append([]string{"sites", s.SiteID}, elem...)
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// get is Do for a GET with no body.
+func (s *Session) get(ctx context.Context, path string, query url.Values, out any) error {
+	_, err := s.Do(ctx, http.MethodGet, path, query, nil, out)
+	return err
+}

@@ -1,0 +1,130 @@
+package tableau
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// User is a site user as the REST API describes it.
+type User struct {
+	ID                 string   `json:"id"`
+	Name               string   `json:"name"`
+	FullName           string   `json:"fullName,omitempty"`
+	Email              string   `json:"email,omitempty"`
+	SiteRole           SiteRole `json:"siteRole"`
+	AuthSetting        string   `json:"authSetting,omitempty"`
+	LastLogin          string   `json:"lastLogin,omitempty"` // absent for a user who never signed in
+	ExternalAuthUserID string   `json:"externalAuthUserId,omitempty"`
+	IdpConfigurationID string   `json:"idpConfigurationId,omitempty"`
+}
+
+// MaxPageSize is the largest page Tableau serves; more is 403014.
+const MaxPageSize = 1000
+
+// UsersPage is one page of Get Users on Site.
+type UsersPage struct {
+	Pagination Pagination
+	Users      []User
+}
+
+// ListUsersOptions selects a page of users. Zero values mean Tableau's
+// defaults (page 1, 100 users).
+type ListUsersOptions struct {
+	Filter     string // e.g. name:eq:ana@example.com
+	PageSize   int
+	PageNumber int
+}
+
+type usersResponse struct {
+	Pagination Pagination `json:"pagination"`
+	Users      struct {
+		User oneOrMany[User] `json:"user"`
+	} `json:"users"` // an empty site sends "users":{}
+}
+
+// ListUsersPage fetches one page of site users.
+func (s *Session) ListUsersPage(ctx context.Context, opts ListUsersOptions) (*UsersPage, error) {
+	q := url.Values{}
+	if opts.Filter != "" {
+		q.Set("filter", opts.Filter)
+	}
+	if opts.PageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(opts.PageSize))
+	}
+	if opts.PageNumber > 0 {
+		q.Set("pageNumber", strconv.Itoa(opts.PageNumber))
+	}
+	var out usersResponse
+	if err := s.get(ctx, s.sitePath("users"), q, &out); err != nil {
+		return nil, err
+	}
+	return &UsersPage{Pagination: out.Pagination, Users: out.Users.User}, nil
+}
+
+// ListUsers returns every user matching filter (empty = all), paging 1000 at
+// a time until totalAvailable is reached or a page comes back empty.
+func (s *Session) ListUsers(ctx context.Context, filter string) ([]User, error) {
+	var all []User
+	for page := 1; ; page++ {
+		p, err := s.ListUsersPage(ctx, ListUsersOptions{Filter: filter, PageSize: MaxPageSize, PageNumber: page})
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Users...)
+		if len(p.Users) == 0 || len(all) >= int(p.Pagination.TotalAvailable) {
+			return all, nil
+		}
+	}
+}
+
+// FindUserByName looks a user up by name (on Tableau Cloud, the e-mail
+// address). No match is a *UserNotFoundError.
+func (s *Session) FindUserByName(ctx context.Context, name string) (*User, error) {
+	p, err := s.ListUsersPage(ctx, ListUsersOptions{Filter: "name:eq:" + name, PageSize: MaxPageSize})
+	if err != nil {
+		return nil, err
+	}
+	for i := range p.Users {
+		if strings.EqualFold(p.Users[i].Name, name) {
+			return &p.Users[i], nil
+		}
+	}
+	return nil, &UserNotFoundError{Name: name}
+}
+
+// GetUser fetches one user by ID; an unknown ID is a 404 (404002).
+func (s *Session) GetUser(ctx context.Context, id string) (*User, error) {
+	var out struct {
+		User *User `json:"user"`
+	}
+	if err := s.get(ctx, s.sitePath("users", id), nil, &out); err != nil {
+		return nil, err
+	}
+	if out.User == nil {
+		return nil, fmt.Errorf("Tableau returned no user for ID %s", id)
+	}
+	return out.User, nil
+}
+
+// UpdateSiteRole sets a user's site role and returns the user as Tableau
+// reports it afterwards (the update response carries no ID).
+func (s *Session) UpdateSiteRole(ctx context.Context, id string, role SiteRole) (*User, error) {
+	var out struct {
+		User *User `json:"user"`
+	}
+	in := map[string]any{"user": map[string]any{"siteRole": role}}
+	if _, err := s.Do(ctx, http.MethodPut, s.sitePath("users", id), nil, in, &out); err != nil {
+		return nil, err
+	}
+	if out.User == nil {
+		return &User{ID: id, SiteRole: role}, nil
+	}
+	if out.User.ID == "" {
+		out.User.ID = id
+	}
+	return out.User, nil
+}

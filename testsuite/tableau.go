@@ -1,0 +1,68 @@
+// Package testsuite holds what tabflow's tests share: a running fake Tableau
+// with ready-made connection configs.
+package testsuite
+
+import (
+	"testing"
+
+	"tabflow/tableau"
+	"tabflow/testsuite/faketableau"
+)
+
+// Tableau is a fake Tableau seeded with the sandbox site, closed with the test.
+type Tableau struct {
+	*faketableau.Server
+	CAFile string
+}
+
+// StartTableau starts a seeded fake Tableau for one test.
+func StartTableau(t testing.TB, opts ...faketableau.Option) *Tableau {
+	t.Helper()
+	s, err := faketableau.New(opts...)
+	if err != nil {
+		t.Fatalf("starting fake Tableau: %v", err)
+	}
+	t.Cleanup(s.Close)
+	faketableau.SeedSandbox(s)
+	ca, err := s.WriteCACert(t.TempDir())
+	if err != nil {
+		t.Fatalf("writing CA: %v", err)
+	}
+	return &Tableau{Server: s, CAFile: ca}
+}
+
+// PATConfig signs in with the site administrator's PAT.
+func (f *Tableau) PATConfig() tableau.Config {
+	return tableau.Config{ServerURL: f.Host, Site: faketableau.SandboxSite, CAFile: f.CAFile, Auth: tableau.AuthPAT,
+		PATName: faketableau.SandboxAdminPAT, PATSecret: tableau.NewSecret(faketableau.SandboxAdminSecret)}
+}
+
+// ViewerPATConfig signs in with a non-administrator's PAT.
+func (f *Tableau) ViewerPATConfig() tableau.Config {
+	c := f.PATConfig()
+	c.PATName, c.PATSecret = faketableau.SandboxViewerPAT, tableau.NewSecret(faketableau.SandboxViewerSecret)
+	return c
+}
+
+// JWTConfig signs in through the sandbox connected app as the administrator.
+func (f *Tableau) JWTConfig() tableau.Config {
+	return tableau.Config{ServerURL: f.Host, Site: faketableau.SandboxSite, CAFile: f.CAFile, Auth: tableau.AuthJWT,
+		JWT: tableau.JWTConfig{ClientID: faketableau.SandboxJWTClientID, SecretID: faketableau.SandboxJWTSecretID,
+			Secret: tableau.NewSecret(faketableau.SandboxJWTSecret), Username: faketableau.SandboxJWTUsername}}
+}
+
+// PasswordConfig signs in with the administrator's username and password.
+func (f *Tableau) PasswordConfig() tableau.Config {
+	return tableau.Config{ServerURL: f.Host, Site: faketableau.SandboxSite, CAFile: f.CAFile, Auth: tableau.AuthPassword,
+		Username: faketableau.SandboxJWTUsername, Password: tableau.NewSecret(faketableau.SandboxAdminPassword)}
+}
+
+// Client builds a client for cfg, failing the test on a config error.
+func (f *Tableau) Client(t testing.TB, cfg tableau.Config, opts ...tableau.Option) *tableau.Client {
+	t.Helper()
+	c, err := tableau.NewClient(cfg, opts...)
+	if err != nil {
+		t.Fatalf("tableau.NewClient: %v", err)
+	}
+	return c
+}
