@@ -9,8 +9,8 @@ package faketableau
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"math/big"
 	mrand "math/rand/v2"
