@@ -131,6 +131,8 @@ func endpointOf(r *http.Request) string {
 		return "users:update"
 	case len(rest) == 4 && rest[0] == "sites" && rest[2] == "users":
 		return "users:get"
+	case len(rest) == 3 && rest[0] == "sites" && rest[2] == "workbooks":
+		return "workbooks:list"
 	}
 	return ""
 }
@@ -170,6 +172,14 @@ func (s *Server) route(r *http.Request) reply {
 			return fail(403, codeForbidden, "Forbidden", "The session's site does not match the site in the URI.")
 		}
 		return s.users(r, se, st, rest[3:])
+	case r.Method == http.MethodGet && len(rest) == 3 && rest[0] == "sites" && rest[2] == "workbooks":
+		if rest[1] != st.id {
+			return fail(403, codeForbidden, "Forbidden", "The session's site does not match the site in the URI.")
+		}
+		if !hasScope(se, "tableau:content:read") {
+			return missingScope()
+		}
+		return s.listWorkbooks(st)
 	}
 	return unknownResource(r)
 }
@@ -383,6 +393,25 @@ func (s *Server) updateUser(r *http.Request, st *site, id string) reply {
 	out := userJSON(target)
 	delete(out, "id")
 	return ok(map[string]any{"user": out})
+}
+
+func (s *Server) listWorkbooks(st *site) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := []any{}
+	for _, c := range st.content {
+		if c.Type == "workbook" {
+			list = append(list, map[string]string{"id": c.LUID, "name": c.Title})
+		}
+	}
+	workbooks := map[string]any{}
+	if len(list) > 0 {
+		workbooks["workbook"] = list
+	}
+	return ok(map[string]any{
+		"pagination": map[string]string{"pageNumber": "1", "pageSize": "100", "totalAvailable": strconv.Itoa(len(list))},
+		"workbooks":  workbooks,
+	})
 }
 
 func (s *Server) search(r *http.Request, st *site) reply {

@@ -1,0 +1,194 @@
+// Package activities holds tabflow's Temporal activities. Each one opens its
+// own Tableau session (sign in, its REST call, sign out), so no session
+// outlives an activity and every activity is safe to retry. Credentials come
+// from the worker's configuration, never from activity input.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+
+	"tabflow/tableau"
+)
+
+// Activities are registered once per worker; they share one Tableau client.
+type Activities struct {
+	Tableau *tableau.Client
+}
+
+// New returns the activities for one Tableau connection.
+func New(client *tableau.Client) *Activities { return &Activities{Tableau: client} }
+
+// inSession runs fn in a fresh Tableau session and classifies its error.
+func inSession[T any](ctx context.Context, a *Activities, fn func(ctx context.Context, s *tableau.Session) (T, error)) (T, error) {
+	var out T
+	err := a.Tableau.WithSession(ctx, func(ctx context.Context, s *tableau.Session) error {
+		var err error
+		out, err = fn(ctx, s)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, classify(err)
+	}
+	return out, nil
+}
+
+// FindUserInput names a user (on Tableau Cloud, the e-mail address).
+type FindUserInput struct {
+	Name string `json:"name"`
+}
+
+// FindUserResult has User nil when no such user exists: whether that is an
+// error is the workflow's decision.
+type FindUserResult struct {
+	User *tableau.User `json:"user"`
+}
+
+// FindUser looks a user up by name.
+func (a *Activities) FindUser(ctx context.Context, in FindUserInput) (FindUserResult, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (FindUserResult, error) {
+		u, err := s.FindUserByName(ctx, in.Name)
+		if tableau.IsNotFound(err) {
+			return FindUserResult{}, nil
+		}
+		return FindUserResult{User: u}, err
+	})
+}
+
+// GetUserInput names a user by ID.
+type GetUserInput struct {
+	ID string `json:"id"`
+}
+
+// GetUser fetches a user by ID; an unknown ID is UserNotFound.
+func (a *Activities) GetUser(ctx context.Context, in GetUserInput) (*tableau.User, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
+		return s.GetUser(ctx, in.ID)
+	})
+}
+
+// SetSiteRoleInput changes one user's site role, by ID.
+type SetSiteRoleInput struct {
+	UserID string           `json:"userId"`
+	Role   tableau.SiteRole `json:"role"`
+}
+
+// SetSiteRole updates the role. Setting the role a user already has is
+// harmless, so a retry after a lost answer does no damage.
+func (a *Activities) SetSiteRole(ctx context.Context, in SetSiteRoleInput) (*tableau.User, error) {
+	if _, err := tableau.ParseSettableRole(string(in.Role)); err != nil {
+		return nil, invalidInput("role " + err.Error())
+	}
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
+		return s.UpdateSiteRole(ctx, in.UserID, in.Role)
+	})
+}
+
+// ListUsersInput filters site users (Tableau's filter syntax, e.g.
+// siteRole:eq:Viewer); empty lists everyone.
+type ListUsersInput struct {
+	Filter string `json:"filter,omitempty"`
+}
+
+// ListUsersResult is every matching user.
+type ListUsersResult struct {
+	Total int            `json:"total"`
+	Users []tableau.User `json:"users"`
+}
+
+// ListUsers pages through all matching users, 1000 at a time.
+func (a *Activities) ListUsers(ctx context.Context, in ListUsersInput) (ListUsersResult, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (ListUsersResult, error) {
+		users, err := s.ListUsers(ctx, in.Filter)
+		return ListUsersResult{Total: len(users), Users: users}, err
+	})
+}
+
+// ServerInfo reads the server's product and REST API versions (no sign-in).
+func (a *Activities) ServerInfo(ctx context.Context) (*tableau.ServerInfo, error) {
+	info, err := a.Tableau.ServerInfo(ctx)
+	return info, classify(err)
+}
+
+// CurrentSession tells which site and user the credentials open.
+func (a *Activities) CurrentSession(ctx context.Context) (*tableau.CurrentSession, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.CurrentSession, error) {
+		return s.CurrentSession(ctx)
+	})
+}
+
+// ListCollectionsInput passes query parameters through to Tableau.
+type ListCollectionsInput struct {
+	Query map[string]string `json:"query,omitempty"`
+}
+
+// ListCollections returns Tableau's collections JSON as it came.
+func (a *Activities) ListCollections(ctx context.Context, in ListCollectionsInput) (json.RawMessage, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (json.RawMessage, error) {
+		return s.ListCollections(ctx, toValues(in.Query))
+	})
+}
+
+// SearchContent runs a content search.
+func (a *Activities) SearchContent(ctx context.Context, in tableau.SearchOptions) (*tableau.SearchResult, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.SearchResult, error) {
+		return s.SearchContent(ctx, in)
+	})
+}
+
+// UsageStats reads usage statistics: one item with the single call, several
+// with the batch call.
+func (a *Activities) UsageStats(ctx context.Context, items []tableau.ContentRef) (json.RawMessage, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (json.RawMessage, error) {
+		if len(items) == 1 {
+			return s.UsageStats(ctx, items[0])
+		}
+		return s.UsageStatsBatch(ctx, items)
+	})
+}
+
+// RequestInput is any REST call (see tableau.Session.Do for path rules).
+type RequestInput struct {
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Query  map[string]string `json:"query,omitempty"`
+	Body   json.RawMessage   `json:"body,omitempty"`
+}
+
+// RequestResult is the call's status and JSON body.
+type RequestResult struct {
+	Status int             `json:"status"`
+	Body   json.RawMessage `json:"body,omitempty"`
+}
+
+// Request makes any REST call the credentials allow.
+func (a *Activities) Request(ctx context.Context, in RequestInput) (RequestResult, error) {
+	if err := tableau.CheckPath(in.Path); err != nil {
+		return RequestResult{}, invalidInput("path " + err.Error())
+	}
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (RequestResult, error) {
+		var reqBody any // nil, not an empty RawMessage, when there is no body
+		if len(in.Body) > 0 {
+			reqBody = in.Body
+		}
+		var body json.RawMessage
+		resp, err := s.Do(ctx, in.Method, in.Path, toValues(in.Query), reqBody, &body)
+		if err != nil {
+			return RequestResult{}, err
+		}
+		return RequestResult{Status: resp.StatusCode, Body: body}, nil
+	})
+}
+
+func toValues(m map[string]string) url.Values {
+	if len(m) == 0 {
+		return nil
+	}
+	v := url.Values{}
+	for k, val := range m {
+		v.Set(k, val)
+	}
+	return v
+}

@@ -1,0 +1,163 @@
+package activities_test
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	sdktestsuite "go.temporal.io/sdk/testsuite"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+	"tabflow/testsuite"
+	"tabflow/testsuite/faketableau"
+)
+
+func activityEnv(t *testing.T, fake *testsuite.Tableau, cfg tableau.Config) *sdktestsuite.TestActivityEnvironment {
+	var s sdktestsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(activities.New(fake.Client(t, cfg)))
+	return env
+}
+
+func appErr(t *testing.T, err error) *temporal.ApplicationError {
+	t.Helper()
+	var ae *temporal.ApplicationError
+	require.True(t, errors.As(err, &ae), "want an application error, got %v", err)
+	return ae
+}
+
+func TestActivitiesHappyPaths(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	env := activityEnv(t, fake, fake.PATConfig())
+	acts := &activities.Activities{}
+
+	v, err := env.ExecuteActivity(acts.FindUser, activities.FindUserInput{Name: "ben@example.com"})
+	require.NoError(t, err)
+	var found activities.FindUserResult
+	require.NoError(t, v.Get(&found))
+	require.NotNil(t, found.User)
+	assert.Equal(t, tableau.RoleViewer, found.User.SiteRole)
+
+	v, err = env.ExecuteActivity(acts.FindUser, activities.FindUserInput{Name: "ghost@example.com"})
+	require.NoError(t, err, "an unknown user is a result, the workflow decides")
+	require.NoError(t, v.Get(&found))
+	assert.Nil(t, found.User)
+
+	ben, _ := fake.UserByName(faketableau.SandboxSite, "ben@example.com")
+	_, err = env.ExecuteActivity(acts.SetSiteRole, activities.SetSiteRoleInput{UserID: ben.ID, Role: tableau.RoleCreator})
+	require.NoError(t, err)
+	assert.Equal(t, "Creator", fake.Role(faketableau.SandboxSite, "ben@example.com"))
+
+	v, err = env.ExecuteActivity(acts.CheckConnection)
+	require.NoError(t, err)
+	var conn activities.ConnectionCheck
+	require.NoError(t, v.Get(&conn))
+	assert.InDelta(t, 180*86400, conn.PATExpiresInSeconds, 120)
+	assert.Zero(t, fake.LiveSessions(), "every activity signed out")
+}
+
+func TestActivityErrorClasses(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	acts := &activities.Activities{}
+	ben, _ := fake.UserByName(faketableau.SandboxSite, "ben@example.com")
+	lookup := func(env *sdktestsuite.TestActivityEnvironment) error {
+		_, err := env.ExecuteActivity(acts.FindUser, activities.FindUserInput{Name: "ben@example.com"})
+		return err
+	}
+	cases := []struct {
+		name         string
+		fault        *faketableau.Fault
+		cfg          func() tableau.Config
+		run          func(env *sdktestsuite.TestActivityEnvironment) error
+		wantType     string
+		nonRetryable bool
+		wantMessage  string
+	}{
+		{name: "rejected sign-in", cfg: func() tableau.Config {
+			c := fake.PATConfig()
+			c.PATSecret = tableau.NewSecret("revoked-or-expired-0000")
+			return c
+		}, wantType: activities.ErrTableauSignInRejected, nonRetryable: true, wantMessage: "Tableau sign-in failed (HTTP 401, Signin Error): Error signing in to Tableau Server"},
+		{name: "no token", fault: &faketableau.Fault{PathContains: "signin", Status: 200, Body: `{"credentials":{}}`}, wantType: activities.ErrTableauNoSessionToken, wantMessage: "Tableau sign-in succeeded but returned no session token"},
+		{name: "rate limited", fault: ptr(faketableau.RateLimited(9 * time.Second)), wantType: activities.ErrTableauRateLimited},
+		{name: "server error", fault: ptr(faketableau.ServerError()), wantType: activities.ErrTableauServerError},
+		{name: "HTML 503", fault: ptr(faketableau.HTMLUnavailable()), wantType: activities.ErrTableauServerError, wantMessage: "Service Temporarily Unavailable"},
+		{name: "session replaced", fault: &faketableau.Fault{PathContains: "/users", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`}, wantType: activities.ErrTableauSessionInvalidated},
+		{name: "permission denied", cfg: fake.ViewerPATConfig, wantType: activities.ErrTableauPermissionDenied, nonRetryable: true},
+		{name: "unknown user ID", run: func(env *sdktestsuite.TestActivityEnvironment) error {
+			_, err := env.ExecuteActivity(acts.GetUser, activities.GetUserInput{ID: "00000000-0000-0000-0000-000000000000"})
+			return err
+		}, wantType: activities.ErrUserNotFound, nonRetryable: true, wantMessage: "404002"},
+		{name: "invalid role", fault: &faketableau.Fault{Method: "PUT", Status: 400, Body: `{"error":{"code":"400013","summary":"Bad Request","detail":"Invalid site role"}}`}, run: func(env *sdktestsuite.TestActivityEnvironment) error {
+			_, err := env.ExecuteActivity(acts.SetSiteRole, activities.SetSiteRoleInput{UserID: ben.ID, Role: tableau.RoleViewer})
+			return err
+		}, wantType: activities.ErrTableauRequestRejected, nonRetryable: true, wantMessage: "400013"},
+		{name: "bad role input", run: func(env *sdktestsuite.TestActivityEnvironment) error {
+			_, err := env.ExecuteActivity(acts.SetSiteRole, activities.SetSiteRoleInput{UserID: ben.ID, Role: "Publisher"})
+			return err
+		}, wantType: activities.ErrInvalidInput, nonRetryable: true},
+		{name: "reset", fault: &faketableau.Fault{Reset: true}, wantType: activities.ErrTableauUnreachable, wantMessage: "could not reach Tableau at " + fake.Host},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := fake.PATConfig()
+			if c.cfg != nil {
+				cfg = c.cfg()
+			}
+			env := activityEnv(t, fake, cfg)
+			if c.fault != nil {
+				defer fake.Inject(*c.fault)()
+			}
+			run := c.run
+			if run == nil {
+				run = lookup
+			}
+			ae := appErr(t, run(env))
+			assert.Equal(t, c.wantType, ae.Type())
+			assert.Equal(t, c.nonRetryable, ae.NonRetryable())
+			assert.Contains(t, ae.Error(), c.wantMessage)
+			assert.NotContains(t, ae.Error(), faketableau.SandboxAdminSecret)
+			if c.name == "rate limited" {
+				assert.Equal(t, 9*time.Second, ae.NextRetryDelay(), "the next retry waits for Retry-After")
+				var details activities.ErrorDetails
+				require.NoError(t, ae.Details(&details))
+				assert.Equal(t, "429000", details.Code)
+			}
+		})
+	}
+}
+
+func TestUnreachableHostIsRetryable(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	cfg := fake.PATConfig()
+	cfg.ServerURL = addr
+	env := activityEnv(t, fake, cfg)
+	_, err = env.ExecuteActivity((&activities.Activities{}).CheckConnection)
+	ae := appErr(t, err)
+	assert.Equal(t, activities.ErrTableauUnreachable, ae.Type())
+	assert.False(t, ae.NonRetryable())
+	assert.Contains(t, ae.Error(), "could not reach Tableau at "+addr)
+}
+
+func TestRequestActivity(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	env := activityEnv(t, fake, fake.JWTConfig())
+	v, err := env.ExecuteActivity((&activities.Activities{}).Request, activities.RequestInput{Method: http.MethodGet, Path: "-/search", Query: map[string]string{"terms": "forecast"}})
+	require.NoError(t, err)
+	var res activities.RequestResult
+	require.NoError(t, v.Get(&res))
+	assert.Equal(t, 200, res.Status)
+	assert.Contains(t, string(res.Body), "Sales Forecast")
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,97 @@
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+
+	"tabflow/tableau"
+)
+
+// Application error types, stable names that workflows, retry policies and
+// people in the Temporal UI can rely on.
+const (
+	ErrTableauUnreachable        = "TableauUnreachable"        // no HTTP answer; retryable
+	ErrTableauSignInRejected     = "TableauSignInRejected"     // credentials refused (401001, …); not retryable
+	ErrTableauNoSessionToken     = "TableauNoSessionToken"     // 2xx sign-in without a token; retryable
+	ErrTableauSessionInvalidated = "TableauSessionInvalidated" // 401002 on a call; retryable
+	ErrTableauRateLimited        = "TableauRateLimited"        // 429; retried after Retry-After
+	ErrTableauServerError        = "TableauServerError"        // 5xx; retryable
+	ErrTableauPermissionDenied   = "TableauPermissionDenied"   // 403; not retryable
+	ErrTableauRequestRejected    = "TableauRequestRejected"    // other 4xx; not retryable
+	ErrTableauRedirectRefused    = "TableauRedirectRefused"    // unsafe sign-in redirect; not retryable
+	ErrUserNotFound              = "UserNotFound"              // no such user; not retryable
+	ErrInvalidInput              = "InvalidInput"              // bad input; not retryable
+	ErrTableau                   = "TableauError"              // anything else; retryable
+)
+
+// ErrorDetails rides along with every Tableau application error, so a
+// workflow (or a person in the UI) sees Tableau's own words.
+type ErrorDetails struct {
+	Status  int    `json:"status,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Summary string `json:"summary,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// classify turns a tableau error into a Temporal application error with a
+// stable type and SPEC §2's retryability. It returns the application error
+// itself: wrapping it again would hide NonRetryable from the SDK.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var apiErr *tableau.APIError
+	var details []any
+	if errors.As(err, &apiErr) {
+		details = []any{ErrorDetails{Status: apiErr.StatusCode, Code: apiErr.Code, Summary: apiErr.Summary, Detail: apiErr.Detail}}
+	}
+	opts := temporal.ApplicationErrorOptions{Details: details}
+	var typ string
+	var redirect *tableau.RedirectError
+	switch {
+	case tableau.IsUnreachable(err):
+		typ = ErrTableauUnreachable
+	case errors.Is(err, tableau.ErrNoSessionToken):
+		typ = ErrTableauNoSessionToken
+	case errors.As(err, &redirect):
+		typ, opts.NonRetryable = ErrTableauRedirectRefused, true
+	case tableau.IsRateLimited(err):
+		typ = ErrTableauRateLimited
+		opts.NextRetryDelay, _ = tableau.RetryAfter(err)
+	case tableau.IsServerError(err):
+		typ = ErrTableauServerError
+		opts.NextRetryDelay, _ = tableau.RetryAfter(err) // a 503 may say when to come back
+	case tableau.IsSignInRejected(err):
+		typ, opts.NonRetryable = ErrTableauSignInRejected, true
+	case tableau.IsSessionInvalidated(err):
+		typ = ErrTableauSessionInvalidated
+	case tableau.IsPermissionDenied(err):
+		typ, opts.NonRetryable = ErrTableauPermissionDenied, true
+	case tableau.IsNotFound(err) && isUserNotFound(err):
+		typ, opts.NonRetryable = ErrUserNotFound, true
+	case apiErr != nil && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500:
+		typ, opts.NonRetryable = ErrTableauRequestRejected, true
+	default:
+		typ = ErrTableau
+	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+}
+
+func isUserNotFound(err error) bool {
+	var nf *tableau.UserNotFoundError
+	if errors.As(err, &nf) {
+		return true
+	}
+	var apiErr *tableau.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == tableau.CodeUserNotFound
+}
+
+// invalidInput is a non-retryable error for input an activity cannot use.
+func invalidInput(msg string) error {
+	return temporal.NewNonRetryableApplicationError(msg, ErrInvalidInput, nil)
+}

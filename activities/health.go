@@ -1,0 +1,90 @@
+package activities
+
+import (
+	"context"
+	"net/url"
+
+	"tabflow/tableau"
+)
+
+// ConnectionCheck is what a bare sign-in tells.
+type ConnectionCheck struct {
+	// PATExpiresInSeconds is Tableau's estimate of the PAT's remaining
+	// lifetime; 0 when unknown (JWT, password, or not reported).
+	PATExpiresInSeconds int64 `json:"patExpiresInSeconds,omitempty"`
+}
+
+// CheckConnection signs in and out.
+func (a *Activities) CheckConnection(ctx context.Context) (ConnectionCheck, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
+		return ConnectionCheck{PATExpiresInSeconds: int64(s.PATExpiresIn.Seconds())}, nil
+	})
+}
+
+// SiteCheck is the site behind the session.
+type SiteCheck struct {
+	SiteID     string `json:"siteId"`
+	ContentURL string `json:"contentUrl"`
+	Name       string `json:"name"`
+}
+
+// CheckSessionSite reads the current session's site.
+func (a *Activities) CheckSessionSite(ctx context.Context) (SiteCheck, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (SiteCheck, error) {
+		cur, err := s.CurrentSession(ctx)
+		if err != nil {
+			return SiteCheck{}, err
+		}
+		return SiteCheck{SiteID: cur.Site.ID, ContentURL: cur.Site.ContentURL, Name: cur.Site.Name}, nil
+	})
+}
+
+// ContentCheck says which read proved content access.
+type ContentCheck struct {
+	Via string `json:"via"` // "collections" or "workbooks"
+}
+
+// CheckContentAccess reads collections; servers without the collections
+// endpoint (before API 3.28) answer 404, and then a workbook listing is read
+// instead.
+func (a *Activities) CheckContentAccess(ctx context.Context) (ContentCheck, error) {
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (ContentCheck, error) {
+		_, err := s.ListCollections(ctx, url.Values{"limit": {"1"}})
+		if err == nil {
+			return ContentCheck{Via: "collections"}, nil
+		}
+		if !tableau.IsNotFound(err) {
+			return ContentCheck{}, err
+		}
+		_, err = s.Do(ctx, "GET", "sites/{site-id}/workbooks", url.Values{"pageSize": {"1"}}, nil, nil)
+		return ContentCheck{Via: "workbooks"}, err
+	})
+}
+
+// UserScopeInput is the site found by the Session & Site check.
+type UserScopeInput struct {
+	SiteID string `json:"siteId"`
+}
+
+// UserScopeCheck is how many users the site has, when Tableau said.
+type UserScopeCheck struct {
+	Total *int `json:"total,omitempty"`
+}
+
+// CheckUserScope lists one user of the site to prove user-management rights.
+func (a *Activities) CheckUserScope(ctx context.Context, in UserScopeInput) (UserScopeCheck, error) {
+	if in.SiteID == "" {
+		return UserScopeCheck{}, invalidInput("siteId is required")
+	}
+	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (UserScopeCheck, error) {
+		var out struct {
+			Pagination *tableau.Pagination `json:"pagination"`
+		}
+		_, err := s.Do(ctx, "GET", "sites/"+url.PathEscape(in.SiteID)+"/users", url.Values{"pageSize": {"1"}}, nil, &out)
+		if err != nil || out.Pagination == nil {
+			return UserScopeCheck{}, err
+		}
+		total := int(out.Pagination.TotalAvailable)
+		return UserScopeCheck{Total: &total}, nil
+	})
+}

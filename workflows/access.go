@@ -1,0 +1,174 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+)
+
+// a is used only to name activities in ExecuteActivity (samples-go style);
+// the worker registers the real instance.
+var a *activities.Activities
+
+// ProvisionInput grants a site role: {"user":"ana@example.com","role":"Explorer"}.
+type ProvisionInput struct {
+	User     string `json:"user"`
+	Role     string `json:"role"`
+	problems []string
+}
+
+func (in *ProvisionInput) UnmarshalJSON(b []byte) error {
+	type plain ProvisionInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// RoleResult says what a role change did; Provision and SetSiteRole return it.
+type RoleResult struct {
+	User         string `json:"user"`
+	UserID       string `json:"userId"`
+	PreviousRole string `json:"previousRole"`
+	Role         string `json:"role"`
+	Changed      bool   `json:"changed"`
+	Message      string `json:"message"`
+}
+
+// ProvisionResult is Provision's result.
+type ProvisionResult = RoleResult
+
+// Provision sets a user's site role when access is granted. It never creates
+// accounts: an unknown user fails, not retried. A user already at the role
+// gets no update call.
+func Provision(ctx workflow.Context, in ProvisionInput) (*ProvisionResult, error) {
+	p := problems(in.problems)
+	p.checkUserName("user", in.User)
+	role := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return setRole(ctx, in.User, role)
+}
+
+// SetSiteRoleInput sets any settable role, Unlicensed and
+// SiteAdministratorCreator included.
+type SetSiteRoleInput struct {
+	User     string `json:"user"`
+	Role     string `json:"role"`
+	problems []string
+}
+
+func (in *SetSiteRoleInput) UnmarshalJSON(b []byte) error {
+	type plain SetSiteRoleInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// SetSiteRoleResult is SetSiteRole's result.
+type SetSiteRoleResult = RoleResult
+
+// SetSiteRole is site user management: like Provision, for every role
+// Tableau's Update User accepts.
+func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (*SetSiteRoleResult, error) {
+	p := problems(in.problems)
+	p.checkUserName("user", in.User)
+	role := p.checkRole("role", in.Role, tableau.ParseSettableRole)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return setRole(ctx, in.User, role)
+}
+
+// setRole is the look-up activity, the comparison here in the workflow, and
+// an update by user ID only when the role differs: every activity is one
+// idempotent REST call, and history shows the role before and after.
+func setRole(ctx workflow.Context, user string, role tableau.SiteRole) (*RoleResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, accessActivity)
+	var found activities.FindUserResult
+	if err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: user}).Get(ctx, &found); err != nil {
+		return nil, err
+	}
+	if found.User == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"Tableau user %q was not found on this site. tabflow never creates Tableau accounts: "+
+				"ask the user to sign in to Tableau once (for example through SSO) so the account exists, then retry.", user),
+			activities.ErrUserNotFound, nil)
+	}
+	res := &RoleResult{User: user, UserID: found.User.ID, PreviousRole: string(found.User.SiteRole), Role: string(role)}
+	if found.User.SiteRole == role {
+		res.Message = fmt.Sprintf("%s already has site role %s: nothing to change", user, role)
+		return res, nil
+	}
+	var updated tableau.User
+	in := activities.SetSiteRoleInput{UserID: found.User.ID, Role: role}
+	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, in).Get(ctx, &updated); err != nil {
+		return nil, err
+	}
+	res.Role, res.Changed = string(updated.SiteRole), true
+	res.Message = fmt.Sprintf("%s: site role %s → %s", user, res.PreviousRole, res.Role)
+	return res, nil
+}
+
+// DeprovisionInput revokes a role: {"user":"ana@example.com","role":"Explorer"}.
+type DeprovisionInput struct {
+	User     string `json:"user"`
+	Role     string `json:"role"`
+	problems []string
+}
+
+func (in *DeprovisionInput) UnmarshalJSON(b []byte) error {
+	type plain DeprovisionInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// DeprovisionResult says what a revoke did and why.
+type DeprovisionResult struct {
+	User         string `json:"user"`
+	UserID       string `json:"userId,omitempty"`
+	Found        bool   `json:"found"`
+	RevokedRole  string `json:"revokedRole"`
+	PreviousRole string `json:"previousRole,omitempty"`
+	Role         string `json:"role,omitempty"`
+	Changed      bool   `json:"changed"`
+	Message      string `json:"message"`
+}
+
+// Deprovision sets the user's role to Unlicensed only when the revoked role is
+// the user's current one, so a stale or secondary grant never strips access
+// the user still holds. It never deletes the user.
+func Deprovision(ctx workflow.Context, in DeprovisionInput) (*DeprovisionResult, error) {
+	p := problems(in.problems)
+	p.checkUserName("user", in.User)
+	revoked := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	ctx = workflow.WithActivityOptions(ctx, accessActivity)
+	res := &DeprovisionResult{User: in.User, RevokedRole: string(revoked)}
+	var found activities.FindUserResult
+	if err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: in.User}).Get(ctx, &found); err != nil {
+		return nil, err
+	}
+	if found.User == nil {
+		res.Message = fmt.Sprintf("Tableau user %q was not found on this site: nothing to revoke", in.User)
+		return res, nil
+	}
+	res.Found, res.UserID = true, found.User.ID
+	res.PreviousRole, res.Role = string(found.User.SiteRole), string(found.User.SiteRole)
+	if found.User.SiteRole != revoked {
+		res.Message = fmt.Sprintf("%s has site role %s, not the revoked %s: left unchanged, so a stale or secondary grant does not strip access the user still holds",
+			in.User, found.User.SiteRole, revoked)
+		return res, nil
+	}
+	var updated tableau.User
+	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, activities.SetSiteRoleInput{UserID: found.User.ID, Role: tableau.RoleUnlicensed}).Get(ctx, &updated); err != nil {
+		return nil, err
+	}
+	res.Role, res.Changed = string(updated.SiteRole), true
+	res.Message = fmt.Sprintf("%s: site role %s → %s (access revoked; the user is kept)", in.User, res.PreviousRole, res.Role)
+	return res, nil
+}

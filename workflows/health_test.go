@@ -1,0 +1,104 @@
+package workflows_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+
+	"tabflow/activities"
+	"tabflow/workflows"
+)
+
+func healthEnv(t *testing.T, conn, site, content, scope []any) workflows.HealthCheckResult {
+	t.Helper()
+	env := newEnv(t)
+	env.OnActivity(acts.CheckConnection, mock.Anything).Return(conn...)
+	env.OnActivity(acts.CheckSessionSite, mock.Anything).Return(site...)
+	env.OnActivity(acts.CheckContentAccess, mock.Anything).Return(content...)
+	if scope != nil {
+		env.OnActivity(acts.CheckUserScope, mock.Anything, activities.UserScopeInput{SiteID: "site-luid"}).Return(scope...)
+	}
+	env.ExecuteWorkflow(workflows.HealthCheckWorkflow, map[string]any{})
+	require.NoError(t, env.GetWorkflowError(), "the report completes even when checks fail")
+	var res workflows.HealthCheckResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Len(t, res.Checks, 4)
+	if scope == nil {
+		env.AssertNotCalled(t, "CheckUserScope", mock.Anything, mock.Anything)
+	}
+	return res
+}
+
+func messages(res workflows.HealthCheckResult) []string {
+	var out []string
+	for _, c := range res.Checks {
+		out = append(out, c.Message)
+	}
+	return out
+}
+
+var (
+	connOK    = []any{activities.ConnectionCheck{PATExpiresInSeconds: 177*86400 + 5*3600 + 38*60}, nil}
+	siteOK    = []any{activities.SiteCheck{SiteID: "site-luid", ContentURL: "acme"}, nil}
+	contentOK = []any{activities.ContentCheck{Via: "collections"}, nil}
+	total42   = 42
+	scopeOK   = []any{activities.UserScopeCheck{Total: &total42}, nil}
+)
+
+func TestHealthCheckAllPass(t *testing.T) {
+	res := healthEnv(t, connOK, siteOK, contentOK, scopeOK)
+	assert.True(t, res.OK)
+	assert.Equal(t, []string{
+		"Successfully connected to Tableau API",
+		`Successfully accessed Tableau site "acme"`,
+		"Successfully accessed Tableau content",
+		"PAT can list site users (42 total).",
+	}, messages(res))
+	assert.Equal(t, []string{"Validate Tableau API Connection", "Check Tableau Session & Site", "Check Tableau Content Access", "Check Tableau User Management Scope"},
+		[]string{res.Checks[0].Name, res.Checks[1].Name, res.Checks[2].Name, res.Checks[3].Name})
+	assert.Equal(t, "177d 5h 38m", res.PATExpiresIn)
+	assert.Empty(t, res.Warnings)
+}
+
+func TestHealthCheckDefaultSiteAndUnknownTotal(t *testing.T) {
+	res := healthEnv(t, []any{activities.ConnectionCheck{}, nil}, []any{activities.SiteCheck{SiteID: "site-luid"}, nil}, contentOK, []any{activities.UserScopeCheck{}, nil})
+	assert.Equal(t, "Successfully accessed the default Tableau site", res.Checks[1].Message)
+	assert.Equal(t, "PAT can list site users.", res.Checks[3].Message)
+	assert.Empty(t, res.PATExpiresIn, "no PAT lifetime for JWT or password")
+}
+
+func TestHealthCheckWarnsOfExpiringPAT(t *testing.T) {
+	res := healthEnv(t, []any{activities.ConnectionCheck{PATExpiresInSeconds: 9 * 86400}, nil}, siteOK, contentOK, scopeOK)
+	assert.True(t, res.OK)
+	require.Len(t, res.Warnings, 1)
+	assert.Contains(t, res.Warnings[0], "The Personal Access Token expires in 9d 0h 0m")
+}
+
+func TestHealthCheckFailures(t *testing.T) {
+	signIn := activities.ErrTableauSignInRejected
+	t.Run("cannot sign in", func(t *testing.T) {
+		fail := []any{nil, appError(signIn, true)}
+		res := healthEnv(t, []any{activities.ConnectionCheck{}, appError(signIn, true)}, []any{activities.SiteCheck{}, appError(signIn, true)}, fail, nil)
+		assert.False(t, res.OK)
+		assert.Equal(t, []string{
+			"Unable to connect to Tableau API. Please verify your credentials are valid and the server URL is correct.",
+			"Failed to access the configured Tableau site. Please verify your site content URL and that the PAT has access to it.",
+			"Failed to access Tableau content. Please verify your token has read permissions.",
+			"Could not look up the current Tableau site before checking user-management scope. Verify the Session & Site check passes first.",
+		}, messages(res))
+		assert.Equal(t, "TableauSignInRejected from the mock", res.Checks[0].Cause, "each failed row carries its cause")
+	})
+	t.Run("non-admin PAT", func(t *testing.T) {
+		res := healthEnv(t, connOK, siteOK, contentOK, []any{activities.UserScopeCheck{}, appError(activities.ErrTableauPermissionDenied, true)})
+		assert.False(t, res.OK)
+		assert.Equal(t, "The configured PAT does not have permission to manage site users. Recreate the PAT under a site or server administrator account if user-management workflows are needed.", res.Checks[3].Message)
+		assert.True(t, res.Checks[2].OK)
+	})
+	t.Run("listing fails otherwise", func(t *testing.T) {
+		res := healthEnv(t, connOK, siteOK, []any{activities.ContentCheck{}, appError(activities.ErrTableauRequestRejected, true)}, []any{activities.UserScopeCheck{}, appError(activities.ErrTableauRequestRejected, true)})
+		assert.Equal(t, "Failed to access Tableau content. Please verify your token has read permissions.", res.Checks[2].Message)
+		assert.Equal(t, "Failed to list Tableau site users while checking user-management scope.", res.Checks[3].Message)
+	})
+}

@@ -1,0 +1,122 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode"
+
+	"go.temporal.io/sdk/temporal"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+)
+
+// maxNameLength bounds user names (Tableau's own limit is 255).
+const maxNameLength = 255
+
+// decodeInput decodes a workflow input or signal leniently: it never fails,
+// but returns what was wrong (unknown fields, values of the wrong type).
+// A decoding error would fail the workflow task over and over; a problem
+// list lets the workflow fail at once with a message naming the field.
+func decodeInput(data []byte, dst any) []string {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return []string{"input must be a JSON object"}
+	}
+	var problems []string
+	known := jsonFieldNames(reflect.TypeOf(dst).Elem())
+	for name := range fields {
+		if !slices.Contains(known, name) {
+			problems = append(problems, fmt.Sprintf("%s: unknown field (known fields: %s)", name, strings.Join(known, ", ")))
+		}
+	}
+	var typeErr *json.UnmarshalTypeError
+	if err := json.Unmarshal(data, dst); errors.As(err, &typeErr) {
+		problems = append(problems, fmt.Sprintf("%s: must be a JSON %s, not %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value))
+	} else if err != nil {
+		problems = append(problems, err.Error())
+	}
+	slices.Sort(problems) // map order must not leak into workflow history
+	return problems
+}
+
+func jsonFieldNames(t reflect.Type) []string {
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "number"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Slice:
+		return "array"
+	}
+	return t.String()
+}
+
+// problems accumulates input problems, each naming its field.
+type problems []string
+
+func (p *problems) add(field, format string, args ...any) {
+	*p = append(*p, field+" "+fmt.Sprintf(format, args...))
+}
+
+// err is the workflow's failure for bad input: not retryable.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError("invalid input: "+joinProblems(p), activities.ErrInvalidInput, nil)
+}
+
+func joinProblems(p problems) string { return strings.Join(p, "; ") }
+
+// checkUserName validates a Tableau user name (on Cloud, an e-mail address).
+func (p *problems) checkUserName(field, name string) {
+	switch {
+	case name == "":
+		p.add(field, "is required (the Tableau user name; on Tableau Cloud, the e-mail address)")
+	case strings.TrimSpace(name) == "":
+		p.add(field, "must not be blank")
+	case strings.TrimSpace(name) != name:
+		p.add(field, "%q must not start or end with spaces", name)
+	case len(name) > maxNameLength:
+		p.add(field, "is %d characters long; Tableau user names have at most %d", len(name), maxNameLength)
+	case strings.ContainsFunc(name, unicode.IsControl):
+		p.add(field, "%q contains control characters", name)
+	}
+}
+
+// checkRole validates a role with parse (which says "did you mean").
+func (p *problems) checkRole(field, role string, parse func(string) (tableau.SiteRole, error)) tableau.SiteRole {
+	r, err := parse(role)
+	if err != nil {
+		p.add(field, "%s", err.Error())
+	}
+	return r
+}

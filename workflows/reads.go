@@ -1,0 +1,281 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+)
+
+// Limits on inputs that travel into workflow history.
+const (
+	maxPathLength = 2048
+	maxBodyBytes  = 256 << 10
+)
+
+var filterPattern = regexp.MustCompile(`^[A-Za-z]+:(eq|in|gt|gte|lt|lte|has|cieq):[^,]+(,[A-Za-z]+:(eq|in|gt|gte|lt|lte|has|cieq):[^,]+)*$`)
+
+// runRead validates nothing; it runs one read activity with readActivity options.
+func runRead[T any](ctx workflow.Context, activity any, args ...any) (*T, error) {
+	ctx = workflow.WithActivityOptions(ctx, readActivity)
+	var out T
+	if err := workflow.ExecuteActivity(ctx, activity, args...).Get(ctx, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListUsersInput: {"filter":"siteRole:eq:Viewer"} or {} for everyone.
+type ListUsersInput struct {
+	Filter   string `json:"filter,omitempty"`
+	problems []string
+}
+
+func (in *ListUsersInput) UnmarshalJSON(b []byte) error {
+	type plain ListUsersInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// ListUsersResult is every matching user.
+type ListUsersResult = activities.ListUsersResult
+
+// ListUsers pages through all site users (1000 a page).
+func ListUsers(ctx workflow.Context, in ListUsersInput) (*ListUsersResult, error) {
+	p := problems(in.problems)
+	if in.Filter != "" && !filterPattern.MatchString(in.Filter) {
+		p.add("filter", "%q must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", in.Filter)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return runRead[ListUsersResult](ctx, a.ListUsers, activities.ListUsersInput{Filter: in.Filter})
+}
+
+// GetUserInput names a user: {"user":"ana@example.com"} or {"id":"…"}.
+type GetUserInput struct {
+	User     string `json:"user,omitempty"`
+	ID       string `json:"id,omitempty"`
+	problems []string
+}
+
+func (in *GetUserInput) UnmarshalJSON(b []byte) error {
+	type plain GetUserInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// GetUser returns one site user by name or ID.
+func GetUser(ctx workflow.Context, in GetUserInput) (*tableau.User, error) {
+	p := problems(in.problems)
+	switch {
+	case in.User != "" && in.ID != "":
+		p.add("user", "and id: give one, not both")
+	case in.ID != "":
+		if strings.ContainsAny(in.ID, "/?#%") || len(in.ID) > 64 {
+			p.add("id", "%q is not a Tableau user ID (a LUID)", in.ID)
+		}
+	default:
+		p.checkUserName("user", in.User)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	if in.ID != "" {
+		return runRead[tableau.User](ctx, a.GetUser, activities.GetUserInput{ID: in.ID})
+	}
+	found, err := runRead[activities.FindUserResult](ctx, a.FindUser, activities.FindUserInput{Name: in.User})
+	if err != nil {
+		return nil, err
+	}
+	if found.User == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Tableau user %q was not found on this site", in.User), activities.ErrUserNotFound, nil)
+	}
+	return found.User, nil
+}
+
+// EmptyInput is the input of workflows that take none: {}.
+type EmptyInput struct {
+	problems []string
+}
+
+func (in *EmptyInput) UnmarshalJSON(b []byte) error {
+	type plain EmptyInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// ServerInfo reports the server's product and REST API versions.
+func ServerInfo(ctx workflow.Context, in EmptyInput) (*tableau.ServerInfo, error) {
+	if err := problems(in.problems).err(); err != nil {
+		return nil, err
+	}
+	return runRead[tableau.ServerInfo](ctx, a.ServerInfo)
+}
+
+// CurrentSession reports the site and user the credentials open.
+func CurrentSession(ctx workflow.Context, in EmptyInput) (*tableau.CurrentSession, error) {
+	if err := problems(in.problems).err(); err != nil {
+		return nil, err
+	}
+	return runRead[tableau.CurrentSession](ctx, a.CurrentSession)
+}
+
+// ListCollectionsInput passes query parameters to /api/-/collections.
+type ListCollectionsInput struct {
+	Query    map[string]string `json:"query,omitempty"`
+	problems []string
+}
+
+func (in *ListCollectionsInput) UnmarshalJSON(b []byte) error {
+	type plain ListCollectionsInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// ListCollections returns Tableau's collections JSON.
+func ListCollections(ctx workflow.Context, in ListCollectionsInput) (json.RawMessage, error) {
+	if err := problems(in.problems).err(); err != nil {
+		return nil, err
+	}
+	out, err := runRead[json.RawMessage](ctx, a.ListCollections, activities.ListCollectionsInput{Query: in.Query})
+	if err != nil {
+		return nil, err
+	}
+	return *out, nil
+}
+
+// SearchContentInput is a content search: {"terms":"sales","filter":"type:eq:workbook"}.
+type SearchContentInput struct {
+	Terms    string `json:"terms"`
+	Page     int    `json:"page,omitempty"`
+	Limit    int    `json:"limit,omitempty"`
+	Filter   string `json:"filter,omitempty"`
+	problems []string
+}
+
+func (in *SearchContentInput) UnmarshalJSON(b []byte) error {
+	type plain SearchContentInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// SearchContent runs /api/-/search.
+func SearchContent(ctx workflow.Context, in SearchContentInput) (*tableau.SearchResult, error) {
+	p := problems(in.problems)
+	if in.Page < 0 {
+		p.add("page", "must not be negative (pages count from 0)")
+	}
+	if in.Limit < 0 || in.Limit > 1000 {
+		p.add("limit", "must be between 1 and 1000 (0 = Tableau's default)")
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return runRead[tableau.SearchResult](ctx, a.SearchContent, tableau.SearchOptions{Terms: in.Terms, Page: in.Page, Limit: in.Limit, Filter: in.Filter})
+}
+
+// UsageStatsInput names content: {"type":"workbook","luid":"…"} or
+// {"items":[{"type":"workbook","luid":"…"},…]}.
+type UsageStatsInput struct {
+	Type     string               `json:"type,omitempty"`
+	LUID     string               `json:"luid,omitempty"`
+	Items    []tableau.ContentRef `json:"items,omitempty"`
+	problems []string
+}
+
+func (in *UsageStatsInput) UnmarshalJSON(b []byte) error {
+	type plain UsageStatsInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// UsageStats reads usage statistics for one or several items.
+func UsageStats(ctx workflow.Context, in UsageStatsInput) (json.RawMessage, error) {
+	p := problems(in.problems)
+	items := in.Items
+	if in.LUID != "" || in.Type != "" {
+		items = append([]tableau.ContentRef{{LUID: in.LUID, Type: in.Type}}, items...)
+	}
+	if len(items) == 0 {
+		p.add("items", "or type and luid are required")
+	}
+	for i, it := range items {
+		if it.LUID == "" || it.Type == "" || strings.ContainsAny(it.LUID+it.Type, "/?#") {
+			p.add(fmt.Sprintf("items[%d]", i), "needs a type (e.g. workbook) and a luid")
+		}
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	out, err := runRead[json.RawMessage](ctx, a.UsageStats, items)
+	if err != nil {
+		return nil, err
+	}
+	return *out, nil
+}
+
+// TableauRequestInput is any REST call:
+// {"method":"GET","path":"sites/{site-id}/users","query":{…},"body":{…}}.
+type TableauRequestInput struct {
+	Method   string            `json:"method"`
+	Path     string            `json:"path"`
+	Query    map[string]string `json:"query,omitempty"`
+	Body     json.RawMessage   `json:"body,omitempty"`
+	problems []string
+}
+
+func (in *TableauRequestInput) UnmarshalJSON(b []byte) error {
+	type plain TableauRequestInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// TableauRequestResult is the call's status and JSON body.
+type TableauRequestResult = activities.RequestResult
+
+var requestMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// TableauRequest makes any REST call the credentials allow. Paths are
+// relative to /api/{version}/, or /api/-/ when they start with "-/";
+// {site-id} and {user-id} are filled from the session.
+func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauRequestResult, error) {
+	p := problems(in.problems)
+	if !slices.Contains(requestMethods, in.Method) {
+		p.add("method", "%q must be one of %s", in.Method, strings.Join(requestMethods, ", "))
+	}
+	if len(in.Path) > maxPathLength {
+		p.add("path", "is %d characters long; at most %d", len(in.Path), maxPathLength)
+	} else if err := tableau.CheckPath(in.Path); err != nil {
+		p.add("path", "%s", err.Error())
+	}
+	if body := strings.TrimSpace(string(in.Body)); body != "" && body != "null" {
+		switch {
+		case len(in.Body) > maxBodyBytes:
+			p.add("body", "is %d bytes; at most %d", len(in.Body), maxBodyBytes)
+		case body[0] != '{' && body[0] != '[':
+			p.add("body", "must be a JSON object or array, not %s", truncateText(body, 40))
+		case in.Method == http.MethodGet || in.Method == http.MethodDelete:
+			p.add("body", "is not sent with %s", in.Method)
+		}
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return runRead[TableauRequestResult](ctx, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

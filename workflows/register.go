@@ -1,0 +1,34 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"tabflow/activities"
+)
+
+// All maps every workflow type name to its function.
+var All = map[string]any{
+	ProvisionWorkflow:       Provision,
+	DeprovisionWorkflow:     Deprovision,
+	HealthCheckWorkflow:     HealthCheck,
+	UserAccessWorkflow:      UserAccess,
+	ListUsersWorkflow:       ListUsers,
+	GetUserWorkflow:         GetUser,
+	SetSiteRoleWorkflow:     SetSiteRole,
+	ServerInfoWorkflow:      ServerInfo,
+	CurrentSessionWorkflow:  CurrentSession,
+	ListCollectionsWorkflow: ListCollections,
+	SearchContentWorkflow:   SearchContent,
+	UsageStatsWorkflow:      UsageStats,
+	TableauRequestWorkflow:  TableauRequest,
+}
+
+// Register registers every workflow under its SPEC name, and the activities.
+func Register(r worker.Registry, acts *activities.Activities) {
+	for name, fn := range All {
+		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	}
+	r.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
+}
