@@ -1,0 +1,54 @@
+// Package e2e runs tabflow end to end: a real in-process Temporal server
+// (temporaltest), real workers, and the fake Tableau over TLS. It is the one
+// test package that links the Temporal server.
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+	"tabflow/testsuite"
+	"tabflow/workflows"
+)
+
+// stack is one running tabflow: Temporal server, fake Tableau, a worker.
+type stack struct {
+	server *temporaltest.TestServer
+	fake   *testsuite.Tableau
+	client client.Client
+	worker worker.Worker
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	fake := testsuite.StartTableau(t)
+	s := &stack{server: temporaltest.NewServer(temporaltest.WithT(t)), fake: fake}
+	s.client = s.server.GetDefaultClient()
+	s.worker = s.startWorker(t, fake.PATConfig())
+	return s
+}
+
+// startWorker starts a worker on the default task queue with cfg's credentials.
+func (s *stack) startWorker(t *testing.T, cfg tableau.Config) worker.Worker {
+	t.Helper()
+	acts := activities.New(s.fake.Client(t, cfg))
+	return s.server.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
+}
+
+// run starts a workflow and waits for its result.
+func (s *stack) run(t *testing.T, id, workflowType string, input, result any) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflowType, input)
+	require.NoError(t, err)
+	return run.Get(ctx, result)
+}

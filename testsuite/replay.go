@@ -1,0 +1,40 @@
+package testsuite
+
+import (
+	"os"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"tabflow/workflows"
+)
+
+// RecordedHistories maps each file in workflows/testdata to the workflow ID
+// it was recorded under: replay must use the original ID, since UserAccess
+// derives its child workflow IDs from it.
+var RecordedHistories = map[string]string{
+	"provision.json":  "replay-provision",
+	"useraccess.json": workflows.UserAccessWorkflowID("ben@example.com"),
+}
+
+// ReplayHistoryFile replays a JSON history (as `temporal workflow show
+// --output json` writes it) against the current workflow code.
+func ReplayHistoryFile(path, workflowID string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		return err
+	}
+	replayer := worker.NewWorkflowReplayer()
+	for name, fn := range workflows.All {
+		replayer.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	}
+	return replayer.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: workflowID},
+	})
+}
