@@ -8,6 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"time"
+
+	"go.temporal.io/sdk/activity"
 
 	"tabflow/tableau"
 )
@@ -20,8 +23,15 @@ type Activities struct {
 // New returns the activities for one Tableau connection.
 func New(client *tableau.Client) *Activities { return &Activities{Tableau: client} }
 
-// inSession runs fn in a fresh Tableau session and classifies its error.
+// heartbeatEvery is how often a running activity tells Temporal it is alive,
+// so that a worker that dies mid-call is noticed within the activity's
+// HeartbeatTimeout, not its StartToCloseTimeout.
+const heartbeatEvery = time.Second
+
+// inSession runs fn in a fresh Tableau session, heartbeating while it runs
+// (waiting for the PAT's previous session included), and classifies its error.
 func inSession[T any](ctx context.Context, a *Activities, fn func(ctx context.Context, s *tableau.Session) (T, error)) (T, error) {
+	defer heartbeat(ctx)()
 	var out T
 	err := a.Tableau.WithSession(ctx, func(ctx context.Context, s *tableau.Session) error {
 		var err error
@@ -33,6 +43,29 @@ func inSession[T any](ctx context.Context, a *Activities, fn func(ctx context.Co
 		return zero, classify(err)
 	}
 	return out, nil
+}
+
+// heartbeat records heartbeats until the returned stop is called.
+func heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // FindUserInput names a user (on Tableau Cloud, the e-mail address).

@@ -7,6 +7,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// heartbeatTimeout: activities heartbeat every second while they run, so a
+// worker that dies mid-call has its activity retried elsewhere after this,
+// rather than after StartToCloseTimeout.
+const heartbeatTimeout = 10 * time.Second
+
 // Activity options, one set per kind of work. Each activity is one Tableau
 // session, so StartToClose covers sign-in, the call(s) and sign-out, plus any
 // wait for the PAT's previous session in this worker to end.
@@ -17,6 +22,7 @@ var (
 	// unknown user, bad input) stop at once.
 	accessActivity = workflow.ActivityOptions{
 		StartToCloseTimeout:    2 * time.Minute,
+		HeartbeatTimeout:       heartbeatTimeout,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
@@ -43,6 +49,7 @@ var (
 	// minutes; failures are retried for up to half an hour.
 	readActivity = workflow.ActivityOptions{
 		StartToCloseTimeout:    5 * time.Minute,
+		HeartbeatTimeout:       heartbeatTimeout,
 		ScheduleToCloseTimeout: 30 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,

@@ -4,7 +4,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +32,8 @@ type stack struct {
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	fake := testsuite.StartTableau(t)
-	s := &stack{server: temporaltest.NewServer(temporaltest.WithT(t)), fake: fake}
-	s.client = s.server.GetDefaultClient()
-	s.worker = s.startWorker(t, fake.PATConfig())
+	s := startStackWithoutWorker(t)
+	s.worker = s.startWorker(t, s.fake.PATConfig())
 	return s
 }
 
@@ -51,4 +52,35 @@ func (s *stack) run(t *testing.T, id, workflowType string, input, result any) er
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflowType, input)
 	require.NoError(t, err)
 	return run.Get(ctx, result)
+}
+
+// startStackWithoutWorker starts the server and fake only.
+func startStackWithoutWorker(t *testing.T) *stack {
+	t.Helper()
+	fake := testsuite.StartTableau(t)
+	s := &stack{server: temporaltest.NewServer(temporaltest.WithT(t)), fake: fake}
+	s.client = s.server.GetDefaultClient()
+	return s
+}
+
+func faketableauSecret(s string) tableau.Secret { return tableau.NewSecret(s) }
+
+func decodeBase64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -26,6 +26,9 @@ type Fault struct {
 	// Refuse answers as though nothing listened: the connection is closed at
 	// once, before TLS. Use it for "Tableau is down".
 	Refuse bool
+	// Notify, if set, receives each request the fault applies to (without
+	// blocking), so a test can wait until a call is in the fake.
+	Notify chan<- Request
 }
 
 // Common faults, as Tableau and the things in front of it produce them.
@@ -98,6 +101,12 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 			}
 		}
 		f := af.Fault
+		if f.Notify != nil {
+			select {
+			case f.Notify <- Request{Method: r.Method, Path: r.URL.Path, Host: r.Host, Endpoint: endpointOf(r), At: time.Now()}:
+			default:
+			}
+		}
 		return &f
 	}
 	return nil

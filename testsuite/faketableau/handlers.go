@@ -1,6 +1,7 @@
 package faketableau
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -62,6 +63,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	rec.Endpoint = endpointOf(r)
+	// Read the body now: only then does net/http watch for the client going
+	// away, so a delayed answer ends when the caller gives up.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body = io.NopCloser(bytes.NewReader(body))
 
 	if s.refusing() {
 		resetConnection(w)

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"tabflow/tableau"
+	"tabflow/workflows"
+)
+
+func cmdProvision(a *app, args []string) int {
+	return a.userRole("provision", args, "site role: Viewer, Explorer, ExplorerCanPublish, Creator or SiteAdministratorExplorer", func(user, role string) int {
+		var res workflows.ProvisionResult
+		return a.execute(workflows.ProvisionWorkflow, a.workflowID("provision", user),
+			workflows.ProvisionInput{User: user, Role: role}, &res, func(w io.Writer) { fmt.Fprintln(w, res.Message) })
+	})
+}
+
+func cmdDeprovision(a *app, args []string) int {
+	return a.userRole("deprovision", args, "the role being revoked; only when it is the user's current role is it set to Unlicensed", func(user, role string) int {
+		var res workflows.DeprovisionResult
+		return a.execute(workflows.DeprovisionWorkflow, a.workflowID("deprovision", user),
+			workflows.DeprovisionInput{User: user, Role: role}, &res, func(w io.Writer) { fmt.Fprintln(w, res.Message) })
+	})
+}
+
+// userRole parses --user and --role (validation is the workflow's) and runs fn.
+func (a *app) userRole(name string, args []string, roleHelp string, fn func(user, role string) int) int {
+	fs := a.flags(name)
+	u := fs.String("user", "", "Tableau user name (on Tableau Cloud, the e-mail address)")
+	r := fs.String("role", "", roleHelp)
+	if code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	return fn(*u, *r)
+}
+
+func cmdGrant(a *app, args []string) int  { return a.access("grant", args) }
+func cmdRevoke(a *app, args []string) int { return a.access("revoke", args) }
+
+// access sends one event to the user's UserAccess workflow with
+// signal-with-start, and with --wait reports what became of it.
+func (a *app) access(op string, args []string) int {
+	fs := a.flags(op)
+	u := fs.String("user", "", "Tableau user name")
+	r := fs.String("role", "", "site role")
+	reqID := fs.String("request-id", "", "the upstream request's ID; a repeated ID is applied once (default: generated)")
+	at := fs.String("at", "", "the upstream event time, RFC 3339 (default: now); events older than the last applied one are skipped")
+	if code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	if strings.TrimSpace(*u) == "" {
+		return a.usageError("%s: --user is required", op)
+	}
+	if _, err := tableau.ParseProvisionableRole(*r); err != nil {
+		return a.usageError("%s: --role %v", op, err)
+	}
+	if *reqID == "" {
+		*reqID = "cli-" + rand.Text()[:12]
+	}
+	if *at == "" {
+		*at = time.Now().UTC().Format(time.RFC3339)
+	} else if _, err := time.Parse(time.RFC3339, *at); err != nil {
+		return a.usageError("%s: --at %q must be an RFC 3339 time such as 2026-11-23T10:00:00Z", op, *at)
+	}
+	c, ctx, done, ok := a.connect()
+	if !ok {
+		return exitFailed
+	}
+	defer done()
+	id := workflows.UserAccessWorkflowID(*u)
+	run, err := c.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal,
+		workflows.AccessEvent{Op: op, Role: *r, RequestID: *reqID, At: *at},
+		client.StartWorkflowOptions{TaskQueue: a.taskQueue}, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: *u})
+	if err != nil {
+		fmt.Fprintln(a.errOut, "error: sending", op+":", err)
+		return exitFailed
+	}
+	if !a.wait {
+		return a.printStarted(workflows.UserAccessWorkflow, id, run.GetRunID())
+	}
+	rec, err := waitForEvent(ctx, c, id, *reqID)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(a.errOut, "error: gave up waiting after %s; request %s stays queued in %s\n", a.timeout, *reqID, id)
+			return exitTimeout
+		}
+		fmt.Fprintln(a.errOut, "error:", err)
+		return exitFailed
+	}
+	code := a.print(rec, func(w io.Writer) { fmt.Fprintf(w, "%s %s %s: %s — %s\n", op, *r, *u, rec.Outcome, rec.Message) })
+	if rec.Outcome == workflows.OutcomeFailed || rec.Outcome == workflows.OutcomeRejected {
+		return exitFailed
+	}
+	return code
+}
+
+// waitForEvent polls the history query until the request has an outcome.
+func waitForEvent(ctx context.Context, c client.Client, id, requestID string) (*workflows.AccessRecord, error) {
+	for {
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.HistoryQuery)
+		if err == nil {
+			var hist []workflows.AccessRecord
+			if err := v.Get(&hist); err != nil {
+				return nil, err
+			}
+			for i := len(hist) - 1; i >= 0; i-- {
+				if hist[i].RequestID == requestID {
+					return &hist[i], nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func cmdHealthCheck(a *app, args []string) int {
+	fs := a.flags("healthcheck")
+	if code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	var res workflows.HealthCheckResult
+	code := a.execute(workflows.HealthCheckWorkflow, a.workflowID("healthcheck", ""), map[string]any{}, &res, func(w io.Writer) { showHealth(w, res) })
+	if code == exitOK && a.wait && !res.OK {
+		return exitFailed
+	}
+	return code
+}
+
+func cmdUsers(a *app, args []string) int {
+	if len(args) == 0 {
+		return a.usageError("users: say list, get or set-role")
+	}
+	fs := a.flags("users " + args[0])
+	switch args[0] {
+	case "list":
+		filter := fs.String("filter", "", "Tableau filter, e.g. siteRole:eq:Viewer")
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		var res workflows.ListUsersResult
+		return a.execute(workflows.ListUsersWorkflow, a.workflowID("list-users", ""), workflows.ListUsersInput{Filter: *filter}, &res, func(w io.Writer) { showUsers(w, res.Users) })
+	case "get":
+		u := fs.String("user", "", "user name")
+		id := fs.String("user-id", "", "user ID (LUID), instead of --user")
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		var res tableau.User
+		return a.execute(workflows.GetUserWorkflow, a.workflowID("get-user", *u+*id), workflows.GetUserInput{User: *u, ID: *id}, &res, func(w io.Writer) { showUsers(w, []tableau.User{res}) })
+	case "set-role":
+		return a.userRole("users set-role", args[1:], "any settable role, Unlicensed and SiteAdministratorCreator included", func(user, role string) int {
+			var res workflows.SetSiteRoleResult
+			return a.execute(workflows.SetSiteRoleWorkflow, a.workflowID("set-site-role", user), workflows.SetSiteRoleInput{User: user, Role: role}, &res, func(w io.Writer) { fmt.Fprintln(w, res.Message) })
+		})
+	}
+	return a.usageError("users: unknown subcommand %q (list, get, set-role)", args[0])
+}
+
+// keyValues is a repeatable k=v flag.
+type keyValues map[string]string
+
+func (kv keyValues) String() string { return fmt.Sprint(map[string]string(kv)) }
+func (kv keyValues) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q must be key=value", s)
+	}
+	kv[k] = v
+	return nil
+}
+
+func cmdContent(a *app, args []string) int {
+	if len(args) == 0 {
+		return a.usageError("content: say collections, search or usage")
+	}
+	fs := a.flags("content " + args[0])
+	switch args[0] {
+	case "collections":
+		q := keyValues{}
+		fs.Var(q, "query", "query parameter key=value (repeatable)")
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		var res json.RawMessage
+		return a.execute(workflows.ListCollectionsWorkflow, a.workflowID("list-collections", ""), workflows.ListCollectionsInput{Query: q}, &res, nil)
+	case "search":
+		in := workflows.SearchContentInput{}
+		fs.StringVar(&in.Terms, "terms", "", "search terms")
+		fs.StringVar(&in.Filter, "filter", "", "e.g. type:eq:workbook")
+		fs.IntVar(&in.Limit, "limit", 0, "hits per page")
+		fs.IntVar(&in.Page, "page", 0, "page, from 0")
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		var res tableau.SearchResult
+		return a.execute(workflows.SearchContentWorkflow, a.workflowID("search-content", ""), in, &res, func(w io.Writer) { showSearch(w, res) })
+	case "usage":
+		in := workflows.UsageStatsInput{}
+		fs.StringVar(&in.Type, "type", "", "content type, e.g. workbook")
+		fs.StringVar(&in.LUID, "luid", "", "content LUID")
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		var res json.RawMessage
+		return a.execute(workflows.UsageStatsWorkflow, a.workflowID("usage-stats", in.LUID), in, &res, nil)
+	}
+	return a.usageError("content: unknown subcommand %q (collections, search, usage)", args[0])
+}
+
+func cmdRequest(a *app, args []string) int {
+	fs := a.flags("request")
+	in := workflows.TableauRequestInput{Query: keyValues{}}
+	fs.StringVar(&in.Method, "method", "GET", "HTTP method")
+	fs.StringVar(&in.Path, "path", "", "path relative to /api/{version}/ (or -/… for /api/-/), e.g. sites/{site-id}/users")
+	fs.Var(keyValues(in.Query), "query", "query parameter key=value (repeatable)")
+	body := fs.String("body", "", "JSON body")
+	if code, ok := a.parse(fs, args); !ok {
+		return code
+	}
+	if *body != "" {
+		if !json.Valid([]byte(*body)) {
+			return a.usageError("request: --body is not valid JSON")
+		}
+		in.Body = json.RawMessage(*body)
+	}
+	var res workflows.TableauRequestResult
+	return a.execute(workflows.TableauRequestWorkflow, a.workflowID("tableau-request", ""), in, &res, nil)
+}
+
+func cmdConnection(a *app, args []string) int {
+	if len(args) == 0 || (args[0] != "set" && args[0] != "show") {
+		return a.usageError("connection: say set or show")
+	}
+	fs := a.flags("connection " + args[0])
+	path := fs.String("connection", envOr("TABLEAU_CONNECTION_FILE", tableau.DefaultConnectionFile()), "connection file")
+	if args[0] == "show" {
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		cfg, err := tableau.ReadConnectionFile(*path)
+		if err != nil {
+			fmt.Fprintln(a.errOut, "error:", err)
+			return exitFailed
+		}
+		return a.print(cfg, func(w io.Writer) { showConnection(w, *path, cfg) })
+	}
+	var u tableau.ConnectionUpdate
+	var auth, scopes, patSecretFile, jwtSecretFile, passwordFile string
+	fs.StringVar(&u.ServerURL, "server-url", "", "Tableau host, e.g. 10ax.online.tableau.com (blank keeps the stored one)")
+	fs.StringVar(&u.Site, "site", "", "Site Content URL; always saved: leave it out for the Default site")
+	fs.StringVar(&auth, "auth", "", "pat, jwt or password (blank keeps the stored one)")
+	fs.StringVar(&u.PATName, "pat-name", "", "Personal Access Token name (blank keeps the stored one)")
+	fs.StringVar(&patSecretFile, "pat-secret-file", "", "file holding the PAT secret (- reads standard input); blank keeps the stored secret")
+	fs.StringVar(&u.JWTClientID, "jwt-client-id", "", "connected app client ID")
+	fs.StringVar(&u.JWTSecretID, "jwt-secret-id", "", "connected app secret ID")
+	fs.StringVar(&jwtSecretFile, "jwt-secret-file", "", "file holding the connected app secret value (- reads standard input)")
+	fs.StringVar(&u.JWTUsername, "jwt-username", "", "Tableau user the connected app signs in as")
+	fs.StringVar(&scopes, "jwt-scopes", "", "comma-separated scopes")
+	fs.StringVar(&u.Username, "username", "", "username (password auth)")
+	fs.StringVar(&passwordFile, "password-file", "", "file holding the password (- reads standard input)")
+	fs.StringVar(&u.APIVersion, "api-version", "", "REST API version (default 3.24)")
+	fs.StringVar(&u.CAFile, "ca-file", "", "PEM bundle of extra trusted CAs (private Tableau Server CAs)")
+	if code, ok := a.parse(fs, args[1:]); !ok {
+		return code
+	}
+	u.Auth = tableau.AuthMethod(auth)
+	if scopes != "" {
+		u.JWTScopes = strings.Split(scopes, ",")
+	}
+	var err error
+	for _, s := range []struct {
+		dst  *string
+		file string
+	}{{&u.PATSecret, patSecretFile}, {&u.JWTSecret, jwtSecretFile}, {&u.Password, passwordFile}} {
+		if *s.dst, err = a.readSecret(s.file); err != nil {
+			fmt.Fprintln(a.errOut, "error:", err)
+			return exitUsage
+		}
+	}
+	stored, err := tableau.ReadConnectionFile(*path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(a.errOut, "error:", err)
+		return exitFailed
+	}
+	cfg := stored.Apply(u)
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(a.errOut, "error: the connection was not saved:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return exitUsage
+	}
+	if err := tableau.WriteConnectionFile(*path, cfg); err != nil {
+		fmt.Fprintln(a.errOut, "error:", err)
+		return exitFailed
+	}
+	return a.print(cfg, func(w io.Writer) { fmt.Fprintln(w, "saved."); showConnection(w, *path, cfg) })
+}
+
+// readSecret reads a secret from a file or standard input ("-"), never from
+// a flag value, which would show in the process list and shell history.
+func (a *app) readSecret(file string) (string, error) {
+	switch file {
+	case "":
+		return "", nil
+	case "-":
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	default:
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(string(data), "\r\n"), nil
+	}
+}

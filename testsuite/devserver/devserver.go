@@ -1,0 +1,187 @@
+// Package devserver runs a single-process Temporal server for local
+// development: SQLite persistence (a file, or memory) and the Temporal Web
+// UI, with nothing downloaded at run time. It is what `worker -dev` starts;
+// production workers connect to a real Temporal cluster instead.
+package devserver
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/metrics"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// Options configure a dev server.
+type Options struct {
+	DBFile    string // SQLite file; empty keeps everything in memory
+	IP        string // default 127.0.0.1
+	Port      int    // gRPC frontend; default 7233
+	UIPort    int    // Web UI; default 8233; -1 disables it
+	Namespace string // default "default"
+	LogLevel  string // server log level: debug, info, warn (default), error
+}
+
+// Server is a running dev server.
+type Server struct {
+	FrontendAddr string // host:port for Temporal clients
+	UIURL        string // empty when the UI is off
+	Namespace    string
+	temporal     temporal.Server
+	ui           *uiserver.Server
+}
+
+const clusterName = "active"
+
+// Start runs the server (and UI) until Stop.
+func Start(o Options) (*Server, error) {
+	if o.IP == "" {
+		o.IP = "127.0.0.1"
+	}
+	if o.Port == 0 {
+		o.Port = 7233
+	}
+	if o.UIPort == 0 {
+		o.UIPort = 8233
+	}
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}, DatabaseName: o.DBFile}
+	if o.DBFile == "" {
+		sqlCfg.ConnectAttributes["mode"], sqlCfg.ConnectAttributes["cache"] = "memory", "shared"
+		sqlCfg.DatabaseName = "tabflow-dev-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	} else {
+		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o755); err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(o.DBFile); errors.Is(err, os.ErrNotExist) {
+			if err := sqlite.SetupSchema(sqlCfg); err != nil {
+				return nil, fmt.Errorf("creating the Temporal database %s: %w", o.DBFile, err)
+			}
+		}
+	}
+	ns, err := sqlite.NewNamespaceConfig(clusterName, o.Namespace, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil { // a no-op when it exists
+		return nil, err
+	}
+
+	cfg, err := serverConfig(o, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: o.LogLevel, Format: "console"}))
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("starting Temporal: %w", err)
+	}
+	s := &Server{FrontendAddr: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), Namespace: o.Namespace, temporal: srv}
+	if o.UIPort > 0 {
+		s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
+			Host:                o.IP,
+			Port:                o.UIPort,
+			TemporalGRPCAddress: s.FrontendAddr,
+			EnableUI:            true,
+			DefaultNamespace:    o.Namespace,
+			HideLogs:            true,
+			DisableNewsFetch:    true, // no network beyond this machine
+			// The UI is served over plain http on localhost.
+			CORS: uiconfig.CORS{CookieInsecure: true},
+		}))
+		go s.ui.Start()
+		s.UIURL = fmt.Sprintf("http://%s", net.JoinHostPort(o.IP, strconv.Itoa(o.UIPort)))
+	}
+	return s, nil
+}
+
+// Stop shuts the UI and the server down.
+func (s *Server) Stop() {
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	s.temporal.Stop()
+}
+
+func serverConfig(o Options, sqlCfg *config.SQL) (*config.Config, error) {
+	ports, err := freePorts(o.IP, 8)
+	if err != nil {
+		return nil, err
+	}
+	service := func(grpc, membership int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: o.IP}}
+	}
+	frontend := net.JoinHostPort(o.IP, strconv.Itoa(o.Port))
+	return &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: o.IP},
+			Metrics:    &metrics.Config{Prometheus: &metrics.PrometheusConfig{ListenAddress: net.JoinHostPort(o.IP, strconv.Itoa(ports[6])), HandlerPath: "/metrics"}},
+		},
+		Persistence: config.Persistence{
+			DefaultStore: sqliteplugin.PluginName, VisibilityStore: sqliteplugin.PluginName, NumHistoryShards: 1,
+			DataStores: map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		},
+		ClusterMetadata: &cluster.Config{
+			FailoverVersionIncrement: 10, MasterClusterName: clusterName, CurrentClusterName: clusterName,
+			ClusterInformation: map[string]cluster.ClusterInformation{clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend}},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services: map[string]config.Service{
+			"frontend": service(o.Port, ports[0]),
+			"history":  service(ports[1], ports[2]),
+			"matching": service(ports[3], ports[4]),
+			"worker":   service(ports[5], ports[7]),
+		},
+		Archival: config.Archival{History: config.HistoryArchival{State: "disabled"}, Visibility: config.VisibilityArchival{State: "disabled"}},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History: config.HistoryArchivalNamespaceDefaults{State: "disabled"}, Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		PublicClient: config.PublicClient{HostPort: frontend},
+	}, nil
+}
+
+// freePorts asks the OS for n ports that are free right now.
+func freePorts(ip string, n int) ([]int, error) {
+	var ports []int
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
