@@ -7,12 +7,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
@@ -30,7 +33,7 @@ type stack struct {
 	worker worker.Worker
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t testing.TB) *stack {
 	t.Helper()
 	s := startStackWithoutWorker(t)
 	s.worker = s.startWorker(t, s.fake.PATConfig())
@@ -38,7 +41,7 @@ func startStack(t *testing.T) *stack {
 }
 
 // startWorker starts a worker on the default task queue with cfg's credentials.
-func (s *stack) startWorker(t *testing.T, cfg tableau.Config) worker.Worker {
+func (s *stack) startWorker(t testing.TB, cfg tableau.Config) worker.Worker {
 	t.Helper()
 	acts := activities.New(s.fake.Client(t, cfg))
 	return s.server.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
@@ -55,10 +58,16 @@ func (s *stack) run(t *testing.T, id, workflowType string, input, result any) er
 }
 
 // startStackWithoutWorker starts the server and fake only.
-func startStackWithoutWorker(t *testing.T) *stack {
-	t.Helper()
-	fake := testsuite.StartTableau(t)
-	s := &stack{server: temporaltest.NewServer(temporaltest.WithT(t)), fake: fake}
+func startStackWithoutWorker(tb testing.TB) *stack {
+	tb.Helper()
+	s := &stack{fake: testsuite.StartTableau(tb)}
+	if t, ok := tb.(*testing.T); ok {
+		s.server = temporaltest.NewServer(temporaltest.WithT(t))
+	} else { // benchmarks: temporaltest's own logger needs a *testing.T
+		quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		s.server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+		tb.Cleanup(s.server.Stop)
+	}
 	s.client = s.server.GetDefaultClient()
 	return s
 }

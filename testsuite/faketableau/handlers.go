@@ -47,13 +47,14 @@ func fail(status int, code, summary, detail string) reply {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rec := Request{Method: r.Method, Path: r.URL.Path, Host: r.Host, At: time.Now(), Token: r.Header.Get("X-Tableau-Auth")}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, At: time.Now(), Token: r.Header.Get("X-Tableau-Auth")}
 	s.mu.Lock()
 	s.inflight++
 	s.peak = max(s.peak, s.inflight)
 	latency := s.latency
 	s.mu.Unlock()
 	defer func() {
+		rec.Took = time.Since(rec.At)
 		s.mu.Lock()
 		s.inflight--
 		s.requests = append(s.requests, rec)
@@ -392,6 +393,7 @@ func (s *Server) updateUser(r *http.Request, st *site, id string) reply {
 		if !slices.Contains(settableRoles, in.User.SiteRole) {
 			return fail(400, codeInvalidSiteRole, "Bad Request", fmt.Sprintf("Invalid site role: '%s'.", in.User.SiteRole))
 		}
+		s.changes = append(s.changes, RoleChange{User: target.Name, From: target.SiteRole, To: in.User.SiteRole, At: time.Now()})
 		target.SiteRole = in.User.SiteRole
 	}
 	// Tableau's Update User answer omits the user's ID.

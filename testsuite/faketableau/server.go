@@ -49,17 +49,33 @@ type Server struct {
 	collisions int
 	inflight   int
 	peak       int
+	changes    []RoleChange
+}
+
+// RoleChange is one site-role update the fake applied.
+type RoleChange struct {
+	User, From, To string
+	At             time.Time
+}
+
+// RoleChanges lists every role update applied, in order.
+func (s *Server) RoleChanges() []RoleChange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RoleChange(nil), s.changes...)
 }
 
 // Request is one request the fake answered, for assertions.
 type Request struct {
 	Method   string
 	Path     string
+	Query    string // raw query string
 	Host     string
-	Endpoint string // e.g. "users:list"; "" for an unknown path
-	Status   int    // 0 when the connection was reset or refused
-	At       time.Time
-	Token    string // the X-Tableau-Auth it carried
+	Endpoint string        // e.g. "users:list"; "" for an unknown path
+	Status   int           // 0 when the connection was reset or refused
+	At       time.Time     // when it arrived
+	Took     time.Duration // until the answer (or reset)
+	Token    string        // the X-Tableau-Auth it carried
 }
 
 type options struct {

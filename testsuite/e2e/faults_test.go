@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"tabflow/activities"
+	"tabflow/testsuite/faketableau"
+	"tabflow/workflows"
+)
+
+// soak runs the fault tests at a larger scale: TABFLOW_SOAK=1 go test ./testsuite/e2e -run Fault
+var soak = os.Getenv("TABFLOW_SOAK") != ""
+
+// provisionAll starts one Provision per user concurrently and waits for all.
+func (s *stack) provisionAll(t *testing.T, prefix string, users []string, role string) []error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	errs := make([]error, len(users))
+	var wg sync.WaitGroup
+	for i, u := range users {
+		wg.Go(func() {
+			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: prefix + "/" + u, TaskQueue: workflows.TaskQueue},
+				workflows.ProvisionWorkflow, workflows.ProvisionInput{User: u, Role: role})
+			if err == nil {
+				var res workflows.ProvisionResult
+				err = run.Get(ctx, &res)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+func userNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("user%05d@example.com", i+1)
+	}
+	return names
+}
+
+func TestFault200ParallelProvisionsOnePATNoCollisions(t *testing.T) {
+	for _, auth := range []string{"pat", "jwt"} {
+		t.Run(auth, func(t *testing.T) {
+			s := startStackWithoutWorker(t)
+			cfg := s.fake.PATConfig()
+			if auth == "jwt" {
+				cfg = s.fake.JWTConfig()
+			}
+			s.worker = s.startWorker(t, cfg)
+			users := userNames(200)
+			s.fake.AddUsers(faketableau.SandboxSite, len(users), "Viewer")
+			s.fake.SetLatency(5 * time.Millisecond)
+			s.fake.ResetCounters()
+			start := time.Now()
+			for i, err := range s.provisionAll(t, "par-"+auth, users, "Explorer") {
+				require.NoError(t, err, users[i])
+			}
+			elapsed := time.Since(start)
+			for _, u := range users {
+				require.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, u), u)
+			}
+			assert.Zero(t, s.fake.Collisions(), "no sign-in ever ended a live session")
+			assert.Equal(t, 6*len(users), s.fake.Count(""), "6 Tableau calls per changed provision")
+			if auth == "pat" {
+				assert.Equal(t, 1, s.fake.PeakConcurrency(), "one PAT: one request at a time")
+			} else {
+				assert.Greater(t, s.fake.PeakConcurrency(), 4, "JWT sessions overlap")
+			}
+			t.Logf("%s: 200 provisions in %s, peak %d concurrent Tableau requests", auth, elapsed.Round(time.Millisecond), s.fake.PeakConcurrency())
+		})
+	}
+}
+
+func TestFaultInjectionEveryWorkflowStillLands(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	cfg := s.fake.PATConfig()
+	cfg.Timeout = time.Second // slow answers below run past it
+	s.worker = s.startWorker(t, cfg)
+	n := 40
+	if soak {
+		n = 400
+	}
+	users := userNames(n)
+	s.fake.AddUsers(faketableau.SandboxSite, n, "Viewer")
+	const retryAfter = 2 * time.Second
+	// Five kinds at 4.5% each: about 20% of all calls misbehave.
+	for _, f := range []faketableau.Fault{
+		faketableau.ServerError(),
+		faketableau.HTMLUnavailable(),
+		faketableau.RateLimited(retryAfter),
+		{Reset: true},
+		{Latency: 1500 * time.Millisecond},
+	} {
+		f.Rate = 0.045
+		s.fake.Inject(f)
+	}
+	s.fake.ResetCounters()
+	for i, err := range s.provisionAll(t, "faults", users, "Creator") {
+		require.NoError(t, err, users[i])
+	}
+	for _, u := range users {
+		require.Equal(t, "Creator", s.fake.Role(faketableau.SandboxSite, u), u)
+	}
+
+	reqs := s.fake.Requests()
+	failed, rateLimited := 0, 0
+	for i, r := range reqs {
+		if r.Status == 0 || r.Status >= 400 || r.Took >= time.Second {
+			failed++
+		}
+		if r.Status != http.StatusTooManyRequests || r.Endpoint == "signin" || r.Endpoint == "signout" {
+			continue
+		}
+		// The next time the same call is made must be at least Retry-After later.
+		rateLimited++
+		for _, next := range reqs[i+1:] {
+			if next.Method == r.Method && next.Path == r.Path && next.Query == r.Query {
+				gap := next.At.Sub(r.At)
+				assert.GreaterOrEqual(t, gap, retryAfter-50*time.Millisecond, "retry of %s %s came %s after a 429", r.Method, r.Path, gap)
+				break
+			}
+		}
+	}
+	share := float64(failed) / float64(len(reqs))
+	t.Logf("%d calls, %.0f%% misbehaved, %d rate-limited calls retried no sooner than Retry-After", len(reqs), 100*share, rateLimited)
+	assert.Greater(t, share, 0.10, "faults were really injected")
+	assert.Positive(t, rateLimited)
+}
+
+func TestFaultTableauDownThenBack(t *testing.T) {
+	s := startStack(t)
+	s.fake.Inject(faketableau.Fault{Refuse: true})
+	users := []string{"ana@example.com", "ben@example.com", "chloe@example.com"}
+	done := make(chan []error, 1)
+	go func() { done <- s.provisionAll(t, "outage", users, "ExplorerCanPublish") }()
+
+	var report workflows.HealthCheckResult
+	began := time.Now()
+	require.NoError(t, s.run(t, "outage-health", workflows.HealthCheckWorkflow, map[string]any{}, &report),
+		"the health check completes while Tableau is still down")
+	t.Logf("health check reported the outage after %s", time.Since(began).Round(100*time.Millisecond))
+	assert.False(t, report.OK)
+	assert.Equal(t, "Unable to connect to Tableau API. Please verify your credentials are valid and the server URL is correct.", report.Checks[0].Message)
+	assert.Contains(t, report.Checks[0].Cause, "could not reach Tableau at "+s.fake.Host)
+	select {
+	case <-done:
+		t.Fatal("provisions finished while Tableau was down")
+	default:
+	}
+	for _, u := range users {
+		assert.NotEqual(t, "ExplorerCanPublish", s.fake.Role(faketableau.SandboxSite, u))
+	}
+
+	s.fake.ClearFaults() // Tableau is back
+	for i, err := range <-done {
+		require.NoError(t, err, users[i])
+		assert.Equal(t, "ExplorerCanPublish", s.fake.Role(faketableau.SandboxSite, users[i]))
+	}
+}
+
+func TestFaultExpiredPATFailsFastReplacedSessionRetries(t *testing.T) {
+	s := startStack(t)
+	s.fake.RevokePAT(faketableau.SandboxAdminPAT)
+	s.fake.ResetCounters()
+	err := s.run(t, "revoked-pat", workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Viewer"}, nil)
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "%v", err)
+	assert.Equal(t, activities.ErrTableauSignInRejected, appErr.Type())
+	assert.Equal(t, "Tableau sign-in failed (HTTP 401, Signin Error): Error signing in to Tableau Server", appErr.Message())
+	assert.Equal(t, 1, s.fake.Count("signin"), "not retried")
+
+	s2 := startStack(t)
+	s2.fake.Inject(faketableau.Fault{PathContains: "/users", Times: 2, Status: 401,
+		Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`})
+	var res workflows.ProvisionResult
+	require.NoError(t, s2.run(t, "replaced-session", workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Viewer"}, &res))
+	assert.True(t, res.Changed)
+	assert.Equal(t, 4, s2.fake.Count("signin"), "two failed attempts, then look-up and update")
+}
+
+func TestFaultWorkerKilledMidActivity(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	startWorker := func() *exec.Cmd {
+		cmd := exec.Command(bin.worker, "-log-format", "json")
+		cmd.Env = append(os.Environ(), append(s.temporalEnv(),
+			"TABLEAU_CONNECTION_FILE="+filepath.Join(t.TempDir(), "none.json"),
+			"TABLEAU_SERVER_URL="+s.fake.Host, "TABLEAU_SITE=sandbox", "TABLEAU_CA_FILE="+s.fake.CAFile,
+			"TABLEAU_PAT_NAME="+faketableau.SandboxAdminPAT, "TABLEAU_PAT_SECRET="+faketableau.SandboxAdminSecret)...)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	user := "dev@example.com"
+	id := workflows.UserAccessWorkflowID(user)
+	events := []workflows.AccessEvent{
+		{Op: "grant", Role: "Viewer", RequestID: "k1"},
+		{Op: "grant", Role: "Explorer", RequestID: "k2"},
+		{Op: "revoke", Role: "Explorer", RequestID: "k3"},
+		{Op: "grant", Role: "Creator", RequestID: "k4"},
+		{Op: "grant", Role: "ExplorerCanPublish", RequestID: "k5"},
+	}
+	ctx := t.Context()
+	for _, ev := range events {
+		_, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue},
+			workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, IdleTimeout: "3s"})
+		require.NoError(t, err)
+	}
+	inFake := make(chan faketableau.Request, 1)
+	// The second update (k2's) hangs inside Tableau until the worker dies.
+	s.fake.Inject(faketableau.Fault{Method: "PUT", Times: 1, Latency: time.Minute, Notify: inFake})
+	s.fake.Inject(faketableau.Fault{Method: "PUT", Times: 1}) // k1's passes (first match wins, then this is gone)
+	first := startWorker()
+	select {
+	case <-inFake:
+	case <-time.After(time.Minute):
+		t.Fatal("no update reached the fake")
+	}
+	require.NoError(t, first.Process.Kill()) // SIGKILL: no clean stop
+	first.Wait()
+	startWorker()
+
+	var res workflows.UserAccessResult
+	require.NoError(t, s.client.GetWorkflow(ctx, id, "").Get(ctx, &res))
+	var seen []string
+	for _, rec := range res.History {
+		seen = append(seen, rec.RequestID+":"+rec.Outcome)
+	}
+	assert.Equal(t, []string{"k1:applied", "k2:applied", "k3:applied", "k4:applied", "k5:applied"}, seen, "none lost, none twice")
+	assert.Equal(t, "ExplorerCanPublish", s.fake.Role(faketableau.SandboxSite, user))
+
+	// What Tableau itself applied: each event's role once, in event order
+	// (the killed call never landed; its retry did).
+	var applied []string
+	for _, c := range s.fake.RoleChanges() {
+		if c.User == user {
+			applied = append(applied, c.To)
+		}
+	}
+	assert.Equal(t, []string{"Viewer", "Explorer", "Unlicensed", "Creator", "ExplorerCanPublish"}, applied)
+}
+
+func TestFaultBadInputIsRejectedBeforeAnyTableauCall(t *testing.T) {
+	s := startStack(t)
+	s.fake.ResetCounters()
+	long := strings.Repeat("a", 300) + "@example.com"
+	cases := []struct {
+		name, workflow, input, want string
+	}{
+		{"empty user", "Provision", `{"user":"","role":"Explorer"}`, "user is required"},
+		{"whitespace user", "Provision", `{"user":"   ","role":"Explorer"}`, "user must not be blank"},
+		{"padded user", "Deprovision", `{"user":" ana@example.com","role":"Explorer"}`, "must not start or end with spaces"},
+		{"control characters", "Provision", `{"user":"ana@example.com\u0000","role":"Explorer"}`, "contains control characters"},
+		{"oversized user", "Provision", `{"user":"` + long + `","role":"Explorer"}`, "Tableau user names have at most 255"},
+		{"unknown role", "Provision", `{"user":"ana@example.com","role":"Admin"}`, `role "Admin" is not a site role tabflow can set`},
+		{"wrong-case role", "Provision", `{"user":"ana@example.com","role":"creator"}`, `did you mean "Creator"?`},
+		{"role with injection characters", "Provision", `{"user":"ana@example.com","role":"Explorer\"; DROP TABLE users; --"}`, "is not a site role tabflow can set"},
+		{"unknown field", "Provision", `{"user":"ana@example.com","role":"Explorer","force":true}`, "force: unknown field"},
+		{"wrong type", "Provision", `{"user":["ana@example.com"],"role":"Explorer"}`, "user: must be a JSON string, not array"},
+		{"not an object", "HealthCheck", `"check everything"`, "input must be a JSON object"},
+		{"bad method", "TableauRequest", `{"method":"CONNECT","path":"sites"}`, `method "CONNECT" must be one of`},
+		{"absolute URL", "TableauRequest", `{"method":"GET","path":"https://evil.example.com/api/3.24/sites"}`, "must be relative to /api/{version}/, not a full URL"},
+		{"dot-dot path", "TableauRequest", `{"method":"GET","path":"sites/../../admin"}`, "must not contain . or .. segments"},
+		{"escaped dot-dot", "TableauRequest", `{"method":"GET","path":"sites/%2e%2e/admin"}`, "escaped segment"},
+		{"non-JSON body", "TableauRequest", `{"method":"POST","path":"sites/{site-id}/users","body":"<tsRequest/>"}`, "body must be a JSON object or array"},
+		{"body on GET", "TableauRequest", `{"method":"GET","path":"sites","body":{"x":1}}`, "body is not sent with GET"},
+		{"unknown filter operator", "ListUsers", `{"filter":"name:like:%"}`, "must be Tableau filter syntax"},
+		{"negative idle timeout", "UserAccess", `{"user":"ana@example.com","idleTimeout":"-1s"}`, "idleTimeout"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := s.run(t, "bad-"+strings.ReplaceAll(c.name, " ", "-"), c.workflow, json.RawMessage(c.input), nil)
+			var appErr *temporal.ApplicationError
+			require.True(t, errors.As(err, &appErr), "%v", err)
+			assert.Equal(t, activities.ErrInvalidInput, appErr.Type())
+			assert.True(t, appErr.NonRetryable())
+			assert.Contains(t, appErr.Message(), c.want)
+			hist := fetchHistory(t, s.client, "bad-"+strings.ReplaceAll(c.name, " ", "-"), "")
+			for _, ev := range hist.Events {
+				assert.NotEqual(t, enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, ev.EventType, "no activity was scheduled")
+			}
+		})
+	}
+	assert.Zero(t, s.fake.Count(""), "no request reached Tableau")
+}
