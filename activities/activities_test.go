@@ -2,7 +2,6 @@ package activities_test
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -135,14 +134,11 @@ func TestActivityErrorClasses(t *testing.T) {
 
 func TestUnreachableHostIsRetryable(t *testing.T) {
 	fake := testsuite.StartTableau(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
+	addr := testsuite.UnusedAddr(t)
 	cfg := fake.PATConfig()
 	cfg.ServerURL = addr
 	env := activityEnv(t, fake, cfg)
-	_, err = env.ExecuteActivity((&activities.Activities{}).CheckConnection)
+	_, err := env.ExecuteActivity((&activities.Activities{}).CheckConnection)
 	ae := appErr(t, err)
 	assert.Equal(t, activities.ErrTableauUnreachable, ae.Type())
 	assert.False(t, ae.NonRetryable())

@@ -127,13 +127,10 @@ func TestSignInFailureMessages(t *testing.T) {
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		addr := l.Addr().String()
-		l.Close()
+		addr := testsuite.UnusedAddr(t)
 		cfg := fake.PATConfig()
 		cfg.ServerURL = addr
-		_, err = fake.Client(t, cfg).SignIn(ctx)
+		_, err := fake.Client(t, cfg).SignIn(ctx)
 		require.Error(t, err)
 		assert.True(t, strings.HasPrefix(err.Error(), "could not reach Tableau at "+addr+": "), err.Error())
 		assert.True(t, tableau.IsUnreachable(err))

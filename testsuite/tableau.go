@@ -3,6 +3,7 @@
 package testsuite
 
 import (
+	"net"
 	"testing"
 
 	"tabflow/tableau"
@@ -65,4 +66,15 @@ func (f *Tableau) Client(t testing.TB, cfg tableau.Config, opts ...tableau.Optio
 		t.Fatalf("tableau.NewClient: %v", err)
 	}
 	return c
+}
+
+// UnusedAddr returns a loopback host:port where nothing listens.
+func UnusedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -12,19 +12,26 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tabflow/activities"
+	"tabflow/tableau"
 	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
 
-// realEnv runs workflows with the real activities against a fake Tableau.
+// realEnv runs workflows with the real activities against a new fake Tableau.
 func realEnv(t *testing.T) (*sdktestsuite.TestWorkflowEnvironment, *testsuite.Tableau) {
 	fake := testsuite.StartTableau(t)
-	var s sdktestsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env, activities.New(fake.Client(t, fake.PATConfig())))
+	env := envWith(t, fake, fake.PATConfig())
 	fake.ResetCounters()
 	return env, fake
+}
+
+// envWith runs workflows with the real activities signing in with cfg.
+func envWith(t *testing.T, fake *testsuite.Tableau, cfg tableau.Config) *sdktestsuite.TestWorkflowEnvironment {
+	var s sdktestsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	workflows.Register(env, activities.New(fake.Client(t, cfg)))
+	return env
 }
 
 func TestProvisionAgainstFakeTableau(t *testing.T) {
@@ -39,19 +46,12 @@ func TestProvisionAgainstFakeTableau(t *testing.T) {
 	assert.Equal(t, 1, fake.Count("users:update"))
 
 	fake.ResetCounters()
-	env2, _ := realEnvOn(t, fake)
+	env2 := envWith(t, fake, fake.PATConfig())
 	env2.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Explorer"})
 	require.NoError(t, env2.GetWorkflowResult(&res))
 	assert.False(t, res.Changed)
 	assert.Equal(t, 3, fake.Count(""), "nothing to change: one look-up session")
 	assert.Zero(t, fake.Collisions())
-}
-
-func realEnvOn(t *testing.T, fake *testsuite.Tableau) (*sdktestsuite.TestWorkflowEnvironment, *testsuite.Tableau) {
-	var s sdktestsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env, activities.New(fake.Client(t, fake.PATConfig())))
-	return env, fake
 }
 
 func TestProvisionUnknownUserAgainstFake(t *testing.T) {
@@ -85,9 +85,7 @@ func TestHealthCheckAgainstFakeTableau(t *testing.T) {
 
 func TestHealthCheckNonAdminAgainstFake(t *testing.T) {
 	fake := testsuite.StartTableau(t)
-	var s sdktestsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env, activities.New(fake.Client(t, fake.ViewerPATConfig())))
+	env := envWith(t, fake, fake.ViewerPATConfig())
 	env.ExecuteWorkflow(workflows.HealthCheckWorkflow, map[string]any{})
 	var res workflows.HealthCheckResult
 	require.NoError(t, env.GetWorkflowResult(&res))
@@ -99,9 +97,7 @@ func TestHealthCheckNonAdminAgainstFake(t *testing.T) {
 
 func TestHealthCheckContentFallsBackOnOldServers(t *testing.T) {
 	fake := testsuite.StartTableau(t, faketableau.WithAPIVersion("3.25"))
-	var s sdktestsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env, activities.New(fake.Client(t, fake.PATConfig())))
+	env := envWith(t, fake, fake.PATConfig())
 	env.ExecuteWorkflow(workflows.HealthCheckWorkflow, map[string]any{})
 	var res workflows.HealthCheckResult
 	require.NoError(t, env.GetWorkflowResult(&res))
@@ -199,7 +195,7 @@ func TestUserAccessContinueAsNewKeepsBufferedSignals(t *testing.T) {
 	assert.Equal(t, 2, next.MaxEventsPerRun)
 
 	// The next run keeps the dedupe set and the sequence.
-	env2, _ := realEnvOn(t, fake)
+	env2 := envWith(t, fake, fake.PATConfig())
 	env2.RegisterDelayedCallback(func() {
 		env2.SignalWorkflow(workflows.AccessSignal, access("grant", "Creator", "c", ""))
 	}, 0)
