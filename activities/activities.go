@@ -28,12 +28,24 @@ func New(client *tableau.Client) *Activities { return &Activities{Tableau: clien
 // HeartbeatTimeout, not its StartToCloseTimeout.
 const heartbeatEvery = time.Second
 
-// inSession runs fn in a fresh Tableau session, heartbeating while it runs
-// (waiting for the PAT's previous session included), and classifies its error.
-func inSession[T any](ctx context.Context, a *Activities, fn func(ctx context.Context, s *tableau.Session) (T, error)) (T, error) {
+// Call budgets: how long an activity's REST calls (sign-in, the call, any
+// pages) may take, counted from the moment its session may start. Waiting for
+// a PAT's previous session to end is not part of it, so a check does not say
+// "cannot connect" because a long listing holds the PAT; the activity
+// heartbeats while it waits, and its StartToClose leaves room for the wait.
+const (
+	CheckBudget  = 10 * time.Second // a health check: a person is waiting
+	AccessBudget = 2 * time.Minute  // a look-up or a role change
+	ReadBudget   = 5 * time.Minute  // browsing and raw calls
+)
+
+// inSession runs fn in a fresh Tableau session within budget, heartbeating
+// while it runs (waiting for the PAT's previous session included), and
+// classifies its error.
+func inSession[T any](ctx context.Context, a *Activities, budget time.Duration, fn func(ctx context.Context, s *tableau.Session) (T, error)) (T, error) {
 	defer heartbeat(ctx)()
 	var out T
-	err := a.Tableau.WithSession(ctx, func(ctx context.Context, s *tableau.Session) error {
+	err := a.Tableau.WithSession(ctx, budget, func(ctx context.Context, s *tableau.Session) error {
 		var err error
 		out, err = fn(ctx, s)
 		return err
@@ -81,9 +93,9 @@ type FindUserResult struct {
 
 // FindUser looks a user up by name.
 func (a *Activities) FindUser(ctx context.Context, in FindUserInput) (FindUserResult, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (FindUserResult, error) {
+	return inSession(ctx, a, AccessBudget, func(ctx context.Context, s *tableau.Session) (FindUserResult, error) {
 		u, err := s.FindUserByName(ctx, in.Name)
-		if tableau.IsNotFound(err) {
+		if tableau.IsUserNotFound(err) {
 			return FindUserResult{}, nil
 		}
 		return FindUserResult{User: u}, err
@@ -97,7 +109,7 @@ type GetUserInput struct {
 
 // GetUser fetches a user by ID; an unknown ID is UserNotFound.
 func (a *Activities) GetUser(ctx context.Context, in GetUserInput) (*tableau.User, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
 		return s.GetUser(ctx, in.ID)
 	})
 }
@@ -114,40 +126,44 @@ func (a *Activities) SetSiteRole(ctx context.Context, in SetSiteRoleInput) (*tab
 	if _, err := tableau.ParseSettableRole(string(in.Role)); err != nil {
 		return nil, invalidInput("role " + err.Error())
 	}
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
+	return inSession(ctx, a, AccessBudget, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
 		return s.UpdateSiteRole(ctx, in.UserID, in.Role)
 	})
 }
 
-// ListUsersInput filters site users (Tableau's filter syntax, e.g.
-// siteRole:eq:Viewer); empty lists everyone.
-type ListUsersInput struct {
-	Filter string `json:"filter,omitempty"`
+// ListUsersPage is one page of site users (SPEC §3: a result stays far below
+// Temporal's payload limit whatever the site's size; callers walk the pages).
+type ListUsersPage struct {
+	Pagination tableau.Pagination `json:"pagination"`
+	Users      []tableau.User     `json:"users"`
 }
 
-// ListUsersResult is every matching user.
-type ListUsersResult struct {
-	Total int            `json:"total"`
-	Users []tableau.User `json:"users"`
-}
-
-// ListUsers pages through all matching users, 1000 at a time.
-func (a *Activities) ListUsers(ctx context.Context, in ListUsersInput) (ListUsersResult, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (ListUsersResult, error) {
-		users, err := s.ListUsers(ctx, in.Filter)
-		return ListUsersResult{Total: len(users), Users: users}, err
+// ListUsers reads one page of matching users.
+func (a *Activities) ListUsers(ctx context.Context, in tableau.ListUsersOptions) (ListUsersPage, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (ListUsersPage, error) {
+		p, err := s.ListUsersPage(ctx, in)
+		if err != nil {
+			return ListUsersPage{}, err
+		}
+		if p.Users == nil {
+			p.Users = []tableau.User{} // "users": [] reads better than null
+		}
+		return ListUsersPage{Pagination: p.Pagination, Users: p.Users}, nil
 	})
 }
 
 // ServerInfo reads the server's product and REST API versions (no sign-in).
 func (a *Activities) ServerInfo(ctx context.Context) (*tableau.ServerInfo, error) {
+	defer heartbeat(ctx)()
+	ctx, cancel := context.WithTimeout(ctx, ReadBudget)
+	defer cancel()
 	info, err := a.Tableau.ServerInfo(ctx)
 	return info, classify(err)
 }
 
 // CurrentSession tells which site and user the credentials open.
 func (a *Activities) CurrentSession(ctx context.Context) (*tableau.CurrentSession, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.CurrentSession, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (*tableau.CurrentSession, error) {
 		return s.CurrentSession(ctx)
 	})
 }
@@ -159,14 +175,14 @@ type ListCollectionsInput struct {
 
 // ListCollections returns Tableau's collections JSON as it came.
 func (a *Activities) ListCollections(ctx context.Context, in ListCollectionsInput) (json.RawMessage, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (json.RawMessage, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (json.RawMessage, error) {
 		return s.ListCollections(ctx, toValues(in.Query))
 	})
 }
 
 // SearchContent runs a content search.
 func (a *Activities) SearchContent(ctx context.Context, in tableau.SearchOptions) (*tableau.SearchResult, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (*tableau.SearchResult, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (*tableau.SearchResult, error) {
 		return s.SearchContent(ctx, in)
 	})
 }
@@ -174,7 +190,7 @@ func (a *Activities) SearchContent(ctx context.Context, in tableau.SearchOptions
 // UsageStats reads usage statistics: one item with the single call, several
 // with the batch call.
 func (a *Activities) UsageStats(ctx context.Context, items []tableau.ContentRef) (json.RawMessage, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (json.RawMessage, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (json.RawMessage, error) {
 		if len(items) == 1 {
 			return s.UsageStats(ctx, items[0])
 		}
@@ -201,7 +217,7 @@ func (a *Activities) Request(ctx context.Context, in RequestInput) (RequestResul
 	if err := tableau.CheckPath(in.Path); err != nil {
 		return RequestResult{}, invalidInput("path " + err.Error())
 	}
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (RequestResult, error) {
+	return inSession(ctx, a, ReadBudget, func(ctx context.Context, s *tableau.Session) (RequestResult, error) {
 		var reqBody any // nil, not an empty RawMessage, when there is no body
 		if len(in.Body) > 0 {
 			reqBody = in.Body

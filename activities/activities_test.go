@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	sdktestsuite "go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"tabflow/activities"
 	"tabflow/tableau"
@@ -102,6 +104,20 @@ func TestActivityErrorClasses(t *testing.T) {
 			return err
 		}, wantType: activities.ErrInvalidInput, nonRetryable: true},
 		{name: "reset", fault: &faketableau.Fault{Reset: true}, wantType: activities.ErrTableauUnreachable, wantMessage: "could not reach Tableau at " + fake.Host},
+		{name: "503 with Retry-After", fault: &faketableau.Fault{Status: 503, Header: http.Header{"Retry-After": {"11"}}, Body: "down for maintenance"},
+			wantType: activities.ErrTableauServerError, wantMessage: "down for maintenance"},
+		{name: "site not found is no unknown user", fault: &faketableau.Fault{PathContains: "/users", Status: 404, Body: `{"error":{"code":"404000","summary":"Not Found","detail":"Site not found"}}`},
+			wantType: activities.ErrTableauRequestRejected, nonRetryable: true, wantMessage: "404000"},
+		{name: "a proxy's 404 page is no unknown user", fault: &faketableau.Fault{PathContains: "/users", Status: 404, Body: "<html>404 Not Found</html>"},
+			wantType: activities.ErrTableauRequestRejected, nonRetryable: true, wantMessage: "404 Not Found"},
+		{name: "connected app without the scope", cfg: func() tableau.Config {
+			c := fake.JWTConfig()
+			c.JWT.Scopes = []string{tableau.ScopeContentRead}
+			return c
+		}, wantType: activities.ErrTableauPermissionDenied, nonRetryable: true, wantMessage: "needs the scope tableau:users:read"},
+		{name: "password session without the permission", cfg: fake.PasswordConfig,
+			fault:    &faketableau.Fault{PathContains: "/users", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`},
+			wantType: activities.ErrTableauPermissionDenied, nonRetryable: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,6 +138,9 @@ func TestActivityErrorClasses(t *testing.T) {
 			assert.Equal(t, c.nonRetryable, ae.NonRetryable())
 			assert.Contains(t, ae.Error(), c.wantMessage)
 			assert.NotContains(t, ae.Error(), faketableau.SandboxAdminSecret)
+			if c.name == "503 with Retry-After" {
+				assert.Equal(t, 11*time.Second, ae.NextRetryDelay(), "a 503 may say when to come back")
+			}
 			if c.name == "rate limited" {
 				assert.Equal(t, 9*time.Second, ae.NextRetryDelay(), "the next retry waits for Retry-After")
 				var details activities.ErrorDetails
@@ -157,3 +176,47 @@ func TestRequestActivity(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An activity that waits for its PAT's previous session, or for a slow
+// answer, keeps heartbeating, so Temporal does not think its worker died: run
+// under a 2 s heartbeat timeout, it outlives a 5 s wait.
+func TestActivitiesHeartbeatWhileWaiting(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	cfg := fake.PATConfig()
+	var s sdktestsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(30 * time.Second)
+	env.RegisterActivity(activities.New(fake.Client(t, cfg)))
+	acts := &activities.Activities{}
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute, HeartbeatTimeout: 2 * time.Second,
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}})
+		if err := workflow.ExecuteActivity(ctx, acts.CheckConnection).Get(ctx, nil); err != nil {
+			return err
+		}
+		return workflow.ExecuteActivity(ctx, acts.ServerInfo).Get(ctx, nil)
+	}, workflow.RegisterOptions{Name: "waits"})
+
+	held := make(chan struct{})
+	go fake.Client(t, cfg).WithSession(testsuite.Context(t), 0, func(context.Context, *tableau.Session) error {
+		close(held)
+		time.Sleep(5 * time.Second) // a long listing holds the PAT
+		return nil
+	})
+	<-held
+	defer fake.Inject(faketableau.Fault{PathContains: "serverinfo", Latency: 5 * time.Second})()
+	env.ExecuteWorkflow("waits")
+	require.NoError(t, env.GetWorkflowError(), "no heartbeat timeout while waiting for the PAT, nor during a slow ServerInfo")
+}
+
+// The content check falls back to a workbook listing only where the
+// collections endpoint does not exist; a 403 is the answer.
+func TestContentCheckFallsBackOnlyWhenCollectionsAreMissing(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	env := activityEnv(t, fake, fake.PATConfig())
+	defer fake.Inject(faketableau.Fault{PathContains: "collections", Status: 403, Body: `{"error":{"code":"403000","summary":"Forbidden","detail":"no"}}`})()
+	fake.ResetCounters()
+	_, err := env.ExecuteActivity((&activities.Activities{}).CheckContentAccess)
+	assert.Equal(t, activities.ErrTableauPermissionDenied, appErr(t, err).Type())
+	assert.Zero(t, fake.Count("workbooks:list"), "no fallback on a 403")
+}

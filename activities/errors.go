@@ -15,13 +15,14 @@ const (
 	ErrTableauUnreachable        = "TableauUnreachable"        // no HTTP answer; retryable
 	ErrTableauSignInRejected     = "TableauSignInRejected"     // credentials refused (401001, …); not retryable
 	ErrTableauNoSessionToken     = "TableauNoSessionToken"     // 2xx sign-in without a token; retryable
-	ErrTableauSessionInvalidated = "TableauSessionInvalidated" // 401002 on a call; retryable
+	ErrTableauSessionInvalidated = "TableauSessionInvalidated" // 401002 on a PAT's call (session replaced); retryable
 	ErrTableauRateLimited        = "TableauRateLimited"        // 429; retried after Retry-After
 	ErrTableauServerError        = "TableauServerError"        // 5xx; retryable
-	ErrTableauPermissionDenied   = "TableauPermissionDenied"   // 403; not retryable
+	ErrTableauPermissionDenied   = "TableauPermissionDenied"   // 403, or 401002 with a connected app or password (scope); not retryable
 	ErrTableauRequestRejected    = "TableauRequestRejected"    // other 4xx; not retryable
 	ErrTableauRedirectRefused    = "TableauRedirectRefused"    // unsafe sign-in redirect; not retryable
 	ErrUserNotFound              = "UserNotFound"              // no such user; not retryable
+	ErrRoleNotApplied            = "TableauRoleNotApplied"     // Tableau set another role than asked (a licence limit); not retryable
 	ErrInvalidInput              = "InvalidInput"              // bad input; not retryable
 	ErrTableau                   = "TableauError"              // anything else; retryable
 )
@@ -72,7 +73,7 @@ func classify(err error) error {
 		typ = ErrTableauSessionInvalidated
 	case tableau.IsPermissionDenied(err):
 		typ, opts.NonRetryable = ErrTableauPermissionDenied, true
-	case tableau.IsNotFound(err) && isUserNotFound(err):
+	case tableau.IsUserNotFound(err):
 		typ, opts.NonRetryable = ErrUserNotFound, true
 	case apiErr != nil && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500:
 		typ, opts.NonRetryable = ErrTableauRequestRejected, true
@@ -80,15 +81,6 @@ func classify(err error) error {
 		typ = ErrTableau
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
-}
-
-func isUserNotFound(err error) bool {
-	var nf *tableau.UserNotFoundError
-	if errors.As(err, &nf) {
-		return true
-	}
-	var apiErr *tableau.APIError
-	return errors.As(err, &apiErr) && apiErr.Code == tableau.CodeUserNotFound
 }
 
 // invalidInput is a non-retryable error for input an activity cannot use.

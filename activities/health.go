@@ -16,7 +16,7 @@ type ConnectionCheck struct {
 
 // CheckConnection signs in and out.
 func (a *Activities) CheckConnection(ctx context.Context) (ConnectionCheck, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
+	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
 		return ConnectionCheck{PATExpiresInSeconds: int64(s.PATExpiresIn.Seconds())}, nil
 	})
 }
@@ -30,7 +30,7 @@ type SiteCheck struct {
 
 // CheckSessionSite reads the current session's site.
 func (a *Activities) CheckSessionSite(ctx context.Context) (SiteCheck, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (SiteCheck, error) {
+	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (SiteCheck, error) {
 		cur, err := s.CurrentSession(ctx)
 		if err != nil {
 			return SiteCheck{}, err
@@ -48,11 +48,13 @@ type ContentCheck struct {
 // endpoint (before API 3.28) answer 404, and then a workbook listing is read
 // instead.
 func (a *Activities) CheckContentAccess(ctx context.Context) (ContentCheck, error) {
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (ContentCheck, error) {
+	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ContentCheck, error) {
 		_, err := s.ListCollections(ctx, url.Values{"limit": {"1"}})
 		if err == nil {
 			return ContentCheck{Via: "collections"}, nil
 		}
+		// Only a server without the endpoint (404: before API 3.28) falls
+		// back; a 403 or a failure is the answer to "can we read content?".
 		if !tableau.IsNotFound(err) {
 			return ContentCheck{}, err
 		}
@@ -76,7 +78,7 @@ func (a *Activities) CheckUserScope(ctx context.Context, in UserScopeInput) (Use
 	if in.SiteID == "" {
 		return UserScopeCheck{}, invalidInput("siteId is required")
 	}
-	return inSession(ctx, a, func(ctx context.Context, s *tableau.Session) (UserScopeCheck, error) {
+	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (UserScopeCheck, error) {
 		var out struct {
 			Pagination *tableau.Pagination `json:"pagination"`
 		}

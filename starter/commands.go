@@ -149,11 +149,15 @@ func cmdUsers(a *app, args []string) int {
 	switch args[0] {
 	case "list":
 		filter := fs.String("filter", "", "Tableau filter, e.g. siteRole:eq:Viewer")
+		pageSize := fs.Int("page-size", tableau.MaxPageSize, "users per page (1–1000)")
+		asCSV := fs.Bool("csv", false, "print CSV instead of a table")
 		if code, ok := a.parse(fs, args[1:]); !ok {
 			return code
 		}
-		var res workflows.ListUsersResult
-		return a.execute(workflows.ListUsersWorkflow, a.workflowID("list-users", ""), workflows.ListUsersInput{Filter: *filter}, &res, func(w io.Writer) { showUsers(w, res.Users) })
+		if *pageSize < 1 || *pageSize > tableau.MaxPageSize {
+			return a.usageError("users list: --page-size must be between 1 and %d", tableau.MaxPageSize)
+		}
+		return a.listUsers(*filter, *pageSize, *asCSV)
 	case "get":
 		u := fs.String("user", "", "user name")
 		id := fs.String("user-id", "", "user ID (LUID), instead of --user")

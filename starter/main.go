@@ -22,6 +22,8 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tabflow/workflows"
 )
@@ -201,19 +203,9 @@ func (a *app) execute(workflowType, id string, input, result any, show func(w io
 		return exitFailed
 	}
 	defer done()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: a.taskQueue,
-		// A running workflow with this ID is reported, never silently joined.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflowType, input)
-	var already *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &already) {
-		fmt.Fprintf(a.errOut, "error: a workflow with ID %q is already running (run %s); wait for it, or use another --id\n", id, already.RunId)
-		return exitFailed
-	}
+	run, err := a.start(ctx, c, workflowType, id, input)
 	if err != nil {
-		fmt.Fprintln(a.errOut, "error: starting", workflowType+":", err)
-		return exitFailed
+		return a.printStartFailure(ctx, err, workflowType, id)
 	}
 	if !a.wait {
 		return a.printStarted(workflowType, run.GetID(), run.GetRunID())
@@ -222,6 +214,57 @@ func (a *app) execute(workflowType, id string, input, result any, show func(w io
 		return a.printFailure(ctx, err, run.GetID())
 	}
 	return a.print(result, show)
+}
+
+// start starts a workflow.
+func (a *app) start(ctx context.Context, c client.Client, workflowType, id string, input any) (client.WorkflowRun, error) {
+	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: a.taskQueue,
+		// A running workflow with this ID is reported, never silently joined.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflowType, input)
+}
+
+func (a *app) printStartFailure(ctx context.Context, err error, workflowType, id string) int {
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &already):
+		fmt.Fprintf(a.errOut, "error: a workflow with ID %q is already running (run %s); wait for it, or use another --id\n", id, already.RunId)
+	case gaveUp(ctx, err):
+		fmt.Fprintf(a.errOut, "error: gave up after %s before %s started: %v\n", a.timeout, workflowType, err)
+		return exitTimeout
+	default:
+		fmt.Fprintln(a.errOut, "error: starting", workflowType+":", err)
+	}
+	return exitFailed
+}
+
+// gaveUp reports that waiting ended because --timeout ran out (or the
+// command was interrupted), however the SDK words it: the context's own
+// error, a wrapped deadline, or the server's DeadlineExceeded/Canceled.
+func gaveUp(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	if errors.As(err, &deadline) || errors.As(err, &canceled) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.DeadlineExceeded, codes.Canceled:
+		return true
+	}
+	return false
+}
+
+// run starts a workflow and waits for its result.
+func (a *app) run(ctx context.Context, c client.Client, workflowType, id string, input, result any) error {
+	run, err := a.start(ctx, c, workflowType, id, input)
+	if err != nil {
+		return err
+	}
+	return run.Get(ctx, result)
 }
 
 func (a *app) printStarted(workflowType, id, runID string) int {
@@ -235,7 +278,7 @@ func (a *app) printStarted(workflowType, id, runID string) int {
 // printFailure prints the workflow's own error message, not Temporal's
 // wrapping of it.
 func (a *app) printFailure(ctx context.Context, err error, id string) int {
-	if ctx.Err() != nil {
+	if gaveUp(ctx, err) {
 		fmt.Fprintf(a.errOut, "error: gave up waiting after %s; the workflow goes on: %s\n", a.timeout, id)
 		return exitTimeout
 	}

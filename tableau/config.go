@@ -23,10 +23,6 @@ const DefaultAPIVersion = "3.24"
 // DefaultTimeout bounds one HTTP request to Tableau.
 const DefaultTimeout = 30 * time.Second
 
-// DefaultJWTScopes cover what tabflow's workflows call: reading content and
-// reading and updating site users.
-var DefaultJWTScopes = []string{"tableau:content:read", "tableau:users:read", "tableau:users:update"}
-
 // Config is one Tableau connection: one site, one set of credentials.
 // Secrets are Secret values, so printing or logging a Config is safe.
 type Config struct {

@@ -5,7 +5,7 @@
 // session. Work happens inside a session that lives for one unit of work:
 //
 //	c, err := tableau.NewClient(cfg)
-//	err = c.WithSession(ctx, func(ctx context.Context, s *tableau.Session) error {
+//	err = c.WithSession(ctx, 0, func(ctx context.Context, s *tableau.Session) error {
 //		u, err := s.FindUserByName(ctx, "ana@example.com")
 //		if err != nil {
 //			return err

@@ -37,6 +37,10 @@ type APIError struct {
 	RetryAfter time.Duration // from Retry-After on 429/503, 0 when absent
 	SignIn     bool          // the failed call was the sign-in
 	APIVersion string        // the API version the call used
+	// MissingScope is set on a 401002 answer to a call made with a connected
+	// app or a password: the session lacks the scope (or the user the
+	// permission) for this call, which no retry fixes. It names the scope.
+	MissingScope string
 }
 
 func (e *APIError) Error() string {
@@ -54,6 +58,10 @@ func (e *APIError) Error() string {
 	b.WriteString(")")
 	if e.Detail != "" {
 		b.WriteString(": " + e.Detail)
+	}
+	if e.MissingScope != "" {
+		fmt.Fprintf(&b, " — the session may not make this call: a connected app's JWT needs the scope %s for it "+
+			"(add it to TABLEAU_JWT_SCOPES and to the connected app's allowed scopes); with a username and password, the user lacks the permission", e.MissingScope)
 	}
 	return b.String()
 }
@@ -113,11 +121,25 @@ func (e *RedirectError) Error() string {
 	return fmt.Sprintf("Tableau sign-in at %s redirected to %q, which tabflow will not follow: %s", e.From, e.To, e.Reason)
 }
 
-// UserNotFoundError is a user-name look-up with no match on the site.
-type UserNotFoundError struct{ Name string }
+// UserNotFoundError is a user look-up with no match on the site: no user of
+// that name, or Tableau's 404002 for a user ID.
+type UserNotFoundError struct {
+	Name string    // the name looked up, or
+	Err  *APIError // Tableau's answer to a look-up by ID
+}
 
 func (e *UserNotFoundError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
 	return fmt.Sprintf("no Tableau user named %q on this site", e.Name)
+}
+
+func (e *UserNotFoundError) Unwrap() error {
+	if e.Err == nil {
+		return nil
+	}
+	return e.Err
 }
 
 func asAPIError(err error) (*APIError, bool) {
@@ -126,28 +148,42 @@ func asAPIError(err error) (*APIError, bool) {
 	return e, ok
 }
 
-// IsNotFound reports a 404 from Tableau or a failed user look-up.
+// IsNotFound reports any 404 from Tableau (an endpoint this server does not
+// have, a site that does not exist, a proxy's 404 page, …) or a failed user
+// look-up. To decide that a user does not exist, use IsUserNotFound.
 func IsNotFound(err error) bool {
-	var nf *UserNotFoundError
-	if errors.As(err, &nf) {
+	if IsUserNotFound(err) {
 		return true
 	}
 	e, ok := asAPIError(err)
 	return ok && e.StatusCode == http.StatusNotFound
 }
 
-// IsPermissionDenied reports that the credentials may not do this
-// (HTTP 403, other than a page size over the limit).
-func IsPermissionDenied(err error) bool {
+// IsUserNotFound reports that the user does not exist: a name look-up with no
+// match, or Tableau's 404002. Any other 404 (404000 site not found, a proxy's
+// page) is an error, never "no such user".
+func IsUserNotFound(err error) bool {
+	var nf *UserNotFoundError
+	if errors.As(err, &nf) {
+		return true
+	}
 	e, ok := asAPIError(err)
-	return ok && e.StatusCode == http.StatusForbidden && e.Code != CodePageSizeLimit
+	return ok && e.StatusCode == http.StatusNotFound && e.Code == CodeUserNotFound
 }
 
-// IsSessionInvalidated reports 401002 on a call: the session was replaced by
-// another sign-in with the same PAT, or a JWT lacks the call's scope.
+// IsPermissionDenied reports that the credentials may not do this: HTTP 403
+// (other than a page size over the limit), or 401002 on a call made with a
+// connected app or a password (a missing scope or permission).
+func IsPermissionDenied(err error) bool {
+	e, ok := asAPIError(err)
+	return ok && (e.StatusCode == http.StatusForbidden && e.Code != CodePageSizeLimit || e.MissingScope != "")
+}
+
+// IsSessionInvalidated reports 401002 on a call made with a PAT: another
+// sign-in with the same PAT replaced the session, so a retry helps.
 func IsSessionInvalidated(err error) bool {
 	e, ok := asAPIError(err)
-	return ok && !e.SignIn && e.Code == CodeInvalidToken
+	return ok && !e.SignIn && e.Code == CodeInvalidToken && e.MissingScope == ""
 }
 
 // IsSignInRejected reports that Tableau refused the credentials.

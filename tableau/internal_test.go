@@ -32,6 +32,8 @@ func TestSameParentDomain(t *testing.T) {
 	assert.True(t, sameParentDomain("tableau.acme.com", "pod.acme.com"))
 	assert.False(t, sameParentDomain("acme.com", "evil.acme.com.attacker.io"))
 	assert.False(t, sameParentDomain("127.0.0.1", "127.0.0.2"))
+	assert.False(t, sameParentDomain("tableau.acme.com", "evilacme.com"), "a label boundary, not a string suffix")
+	assert.False(t, sameParentDomain("10ax.online.tableau.com", "evilonline.tableau.com"))
 }
 
 func TestTruncateKeepsRunes(t *testing.T) {

@@ -39,7 +39,13 @@ func (s *Session) Do(ctx context.Context, method, path string, query url.Values,
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, newAPIError(resp.Response, resp.body, c.now())
+		e := newAPIError(resp.Response, resp.body, c.now())
+		if e.Code == CodeInvalidToken && c.cfg.authMethod() != AuthPAT {
+			// Only a PAT's session can be replaced by another sign-in; for a
+			// connected app or a password, 401002 is a missing scope.
+			e.MissingScope = requiredScope(method, u.Path)
+		}
+		return nil, e
 	}
 	if err := decodeInto(resp, out); err != nil {
 		return nil, err
@@ -47,11 +53,16 @@ func (s *Session) Do(ctx context.Context, method, path string, query url.Values,
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
 }
 
-// CheckPath validates a path as Do accepts it: relative, no scheme, no "..".
+// CheckPath validates a path as Do accepts it: relative, no scheme, no "..",
+// and nothing under auth/: sessions are opened and closed by tabflow only, so
+// no session token can reach a caller (or a workflow's history).
 func CheckPath(path string) error {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	switch {
 	case strings.TrimSpace(path) == "":
 		return fmt.Errorf("is required (e.g. sites/{site-id}/users)")
+	case strings.EqualFold(first, "auth"):
+		return fmt.Errorf("%q is refused: tabflow signs in and out itself, and a session token must never reach a workflow result", truncate(path, 80))
 	case strings.Contains(path, "://") || strings.HasPrefix(path, "//"):
 		return fmt.Errorf("%q must be relative to /api/{version}/, not a full URL", truncate(path, 80))
 	case strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "api/"):

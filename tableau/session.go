@@ -54,15 +54,27 @@ func (c *Client) lockPAT(ctx context.Context) (release func(), err error) {
 }
 
 // WithSession signs in, runs fn, and always signs out. It is the way to use
-// a session: with a PAT, only one runs at a time in this process.
-func (c *Client) WithSession(ctx context.Context, fn func(ctx context.Context, s *Session) error) error {
-	s, err := c.SignIn(ctx)
+// a session: with a PAT, only one runs at a time in this process. budget
+// (0 = none) bounds the sign-in and fn, counted once the session may start:
+// waiting for a PAT's previous session is bounded by ctx alone.
+func (c *Client) WithSession(ctx context.Context, budget time.Duration, fn func(ctx context.Context, s *Session) error) error {
+	release, err := c.lockPAT(ctx)
+	if err != nil {
+		return err
+	}
+	if budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, budget)
+		defer cancel()
+	}
+	s, err := c.signInLocked(ctx, release)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		// Sign out even when ctx is cancelled, so the PAT is free for the next
-		// session; a failure here does not undo fn's work.
+		// Sign out even when ctx is cancelled or its budget is spent, so the
+		// PAT is free for the next session; a failure here does not undo fn's
+		// work.
 		outCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := s.SignOut(outCtx); err != nil {
@@ -79,6 +91,12 @@ func (c *Client) SignIn(ctx context.Context) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.signInLocked(ctx, release)
+}
+
+// signInLocked signs in holding the PAT's lock; release frees it when the
+// session ends (or at once if the sign-in fails).
+func (c *Client) signInLocked(ctx context.Context, release func()) (*Session, error) {
 	s, err := c.signIn(ctx)
 	if err != nil {
 		release()

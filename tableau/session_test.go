@@ -27,7 +27,7 @@ func TestSignInEachMethod(t *testing.T) {
 	for name, cfg := range map[string]tableau.Config{"pat": fake.PATConfig(), "jwt": fake.JWTConfig(), "password": fake.PasswordConfig()} {
 		t.Run(name, func(t *testing.T) {
 			c := fake.Client(t, cfg)
-			err := c.WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+			err := c.WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 				assert.Equal(t, fake.SiteID(faketableau.SandboxSite), s.SiteID)
 				cur, err := s.CurrentSession(ctx)
 				require.NoError(t, err)
@@ -53,7 +53,7 @@ func TestSignInRequestBodies(t *testing.T) {
 	// Capture what the client sends through a recording transport.
 	rec := &recordingTransport{base: fake.HTTPClient().Transport}
 	for _, cfg := range []tableau.Config{fake.PATConfig(), fake.PasswordConfig(), fake.JWTConfig()} {
-		_, _ = fake.Client(t, cfg, tableau.WithHTTPClient(&http.Client{Transport: rec})).SignIn(t.Context())
+		_, _ = fake.Client(t, cfg, tableau.WithHTTPClient(&http.Client{Transport: rec})).SignIn(testsuite.Context(t))
 	}
 	for _, b := range rec.bodies {
 		var m map[string]any
@@ -99,7 +99,7 @@ func (ioNopCloser) Close() error { return nil }
 
 func TestSignInFailureMessages(t *testing.T) {
 	fake := testsuite.StartTableau(t)
-	ctx := t.Context()
+	ctx := testsuite.Context(t)
 
 	bad := fake.PATConfig()
 	bad.PATSecret = tableau.NewSecret("wrong-secret-value-0000")
@@ -146,7 +146,7 @@ func TestSignInFailureMessages(t *testing.T) {
 
 		cfg := old.PATConfig()
 		cfg.APIVersion = "3.19"
-		require.NoError(t, old.Client(t, cfg).WithSession(ctx, func(context.Context, *tableau.Session) error { return nil }))
+		require.NoError(t, old.Client(t, cfg).WithSession(ctx, 0, func(context.Context, *tableau.Session) error { return nil }))
 	})
 
 	t.Run("connected app sub-codes", func(t *testing.T) {
@@ -170,17 +170,17 @@ func TestSignInFailureMessages(t *testing.T) {
 func TestSignOutTolerates401(t *testing.T) {
 	fake := testsuite.StartTableau(t)
 	fake.Inject(faketableau.Fault{PathContains: "/auth/signout", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`})
-	s, err := fake.Client(t, fake.PATConfig()).SignIn(t.Context())
+	s, err := fake.Client(t, fake.PATConfig()).SignIn(testsuite.Context(t))
 	require.NoError(t, err)
-	assert.NoError(t, s.SignOut(t.Context()))
-	assert.NoError(t, s.SignOut(t.Context()), "signing out twice is harmless")
+	assert.NoError(t, s.SignOut(testsuite.Context(t)))
+	assert.NoError(t, s.SignOut(testsuite.Context(t)), "signing out twice is harmless")
 }
 
 func TestReplacedSessionGets401002(t *testing.T) {
 	fake := testsuite.StartTableau(t)
-	s, err := fake.Client(t, fake.PATConfig()).SignIn(t.Context())
+	s, err := fake.Client(t, fake.PATConfig()).SignIn(testsuite.Context(t))
 	require.NoError(t, err)
-	defer s.SignOut(t.Context())
+	defer s.SignOut(testsuite.Context(t))
 
 	// Another process signs in with the same PAT, ending our session.
 	body := fmt.Sprintf(`{"credentials":{"personalAccessTokenName":%q,"personalAccessTokenSecret":%q,"site":{"contentUrl":"sandbox"}}}`, faketableau.SandboxAdminPAT, faketableau.SandboxAdminSecret)
@@ -189,7 +189,7 @@ func TestReplacedSessionGets401002(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 
-	_, err = s.CurrentSession(t.Context())
+	_, err = s.CurrentSession(testsuite.Context(t))
 	require.Error(t, err)
 	assert.True(t, tableau.IsSessionInvalidated(err))
 	var apiErr *tableau.APIError
@@ -207,7 +207,7 @@ func TestPATSessionsNeverOverlap(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			errs <- c.WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+			errs <- c.WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 				_, err := s.FindUserByName(ctx, "ben@example.com")
 				return err
 			})
@@ -227,16 +227,16 @@ func TestPATSessionsNeverOverlap(t *testing.T) {
 func TestPATLockIsPerProcessNotPerClient(t *testing.T) {
 	fake := testsuite.StartTableau(t)
 	a, b := fake.Client(t, fake.PATConfig()), fake.Client(t, fake.PATConfig())
-	s1, err := a.SignIn(t.Context())
+	s1, err := a.SignIn(testsuite.Context(t))
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 100*time.Millisecond)
 	defer cancel()
 	_, err = b.SignIn(ctx)
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a second client with the same PAT waits for the first session")
-	require.NoError(t, s1.SignOut(t.Context()))
-	s2, err := b.SignIn(t.Context())
+	require.NoError(t, s1.SignOut(testsuite.Context(t)))
+	s2, err := b.SignIn(testsuite.Context(t))
 	require.NoError(t, err)
-	require.NoError(t, s2.SignOut(t.Context()))
+	require.NoError(t, s2.SignOut(testsuite.Context(t)))
 	assert.Zero(t, fake.Collisions())
 }
 
@@ -252,7 +252,7 @@ func TestJWTAndPasswordSessionsRunInParallel(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 10 {
 				wg.Go(func() {
-					assert.NoError(t, c.WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+					assert.NoError(t, c.WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 						_, err := s.FindUserByName(ctx, "ben@example.com")
 						return err
 					}))
@@ -271,7 +271,7 @@ func TestJWTClaims(t *testing.T) {
 	cfg.JWT.Scopes = []string{"tableau:users:*", "tableau:content:read"}
 	c := fake.Client(t, cfg, tableau.WithHTTPClient(&http.Client{Transport: rec}))
 	for range 2 {
-		require.NoError(t, c.WithSession(t.Context(), func(context.Context, *tableau.Session) error { return nil }))
+		require.NoError(t, c.WithSession(testsuite.Context(t), 0, func(context.Context, *tableau.Session) error { return nil }))
 	}
 	var jtis []string
 	for _, b := range rec.bodies {
@@ -295,15 +295,58 @@ func TestJWTClaims(t *testing.T) {
 	assert.NotEqual(t, jtis[0], jtis[1], "a fresh jti per sign-in")
 }
 
-func TestJWTMissingScopeIs401002(t *testing.T) {
+// With a connected app, 401002 on a call is a missing scope: no retry fixes
+// it, and the error names the scope the call needs.
+func TestJWTMissingScopeIsPermissionDeniedNamingTheScope(t *testing.T) {
 	fake := testsuite.StartTableau(t)
 	cfg := fake.JWTConfig()
-	cfg.JWT.Scopes = []string{"tableau:content:read"}
-	err := fake.Client(t, cfg).WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+	cfg.JWT.Scopes = []string{"tableau:content:read", "tableau:users:read", "tableau:users:update"}
+	var lookupErr, updateErr error
+	err := fake.Client(t, cfg).WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
+		var u *tableau.User
+		u, lookupErr = s.FindUserByName(ctx, "ben@example.com")
+		if lookupErr != nil {
+			return lookupErr
+		}
+		_, updateErr = s.UpdateSiteRole(ctx, u.ID, tableau.RoleExplorer)
+		return updateErr
+	})
+	require.NoError(t, lookupErr, "tableau:users:read lists users")
+	require.Error(t, err)
+	assert.False(t, tableau.IsSessionInvalidated(err), "not the PAT's retryable 401002: %v", err)
+	assert.True(t, tableau.IsPermissionDenied(err), "%v", err)
+	assert.Contains(t, err.Error(), "needs the scope tableau:users:* for it", "Update User has no individual scope")
+	assert.Equal(t, "Viewer", fake.Role(faketableau.SandboxSite, "ben@example.com"))
+}
+
+func TestDefaultJWTScopesCoverARoleChange(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	cfg := fake.JWTConfig()
+	require.Empty(t, cfg.JWT.Scopes, "the defaults are what is tested")
+	err := fake.Client(t, cfg).WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
+		u, err := s.FindUserByName(ctx, "ben@example.com")
+		if err != nil {
+			return err
+		}
+		_, err = s.UpdateSiteRole(ctx, u.ID, tableau.RoleExplorer)
+		return err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "Explorer", fake.Role(faketableau.SandboxSite, "ben@example.com"))
+}
+
+// With a PAT, 401002 on a call means another sign-in replaced the session:
+// retryable, and not a permission problem.
+func TestPATSessionReplacedIsRetryable(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	fake.Inject(faketableau.Fault{PathContains: "/users", Times: 1, Status: 401,
+		Body: `{"error":{"summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided.","code":"401002"}}`})
+	err := fake.Client(t, fake.PATConfig()).WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 		_, err := s.FindUserByName(ctx, "ben@example.com")
 		return err
 	})
 	assert.True(t, tableau.IsSessionInvalidated(err), "%v", err)
+	assert.False(t, tableau.IsPermissionDenied(err), "%v", err)
 }
 
 func TestSignInRedirect(t *testing.T) {
@@ -319,7 +362,7 @@ func TestSignInRedirect(t *testing.T) {
 	t.Run("followed to a pod", func(t *testing.T) {
 		fake.ResetCounters()
 		redirectTo("https://prod-uk-a.online.tableau.com:"+port+"/api/3.24/auth/signin", 1)
-		err := client().WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+		err := client().WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 			_, err := s.CurrentSession(ctx)
 			return err
 		})
@@ -336,7 +379,7 @@ func TestSignInRedirect(t *testing.T) {
 		"https://evil.example.com:" + port + "/api/3.24/auth/signin":            "a host outside online.tableau.com",
 	} {
 		remove := redirectTo(loc, 1)
-		_, err := client().SignIn(t.Context())
+		_, err := client().SignIn(testsuite.Context(t))
 		remove()
 		var re *tableau.RedirectError
 		require.ErrorAs(t, err, &re, loc)
@@ -346,7 +389,7 @@ func TestSignInRedirect(t *testing.T) {
 	t.Run("only one", func(t *testing.T) {
 		remove := redirectTo("https://prod-uk-a.online.tableau.com:"+port+"/api/3.24/auth/signin", 0)
 		defer remove()
-		_, err := client().SignIn(t.Context())
+		_, err := client().SignIn(testsuite.Context(t))
 		assert.ErrorContains(t, err, "a second redirect (only one is followed)")
 	})
 }
@@ -369,7 +412,7 @@ func TestNoSecretOrTokenLeaks(t *testing.T) {
 	cfgs := []tableau.Config{fake.PATConfig(), fake.JWTConfig(), fake.PasswordConfig()}
 	for _, cfg := range cfgs {
 		c := fake.Client(t, cfg, tableau.WithLogger(logger))
-		record(c.WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+		record(c.WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 			outputs = append(outputs, fmt.Sprintf("%+v %#v", s, s))
 			_, err := s.GetUser(ctx, "no-such-user")
 			record(err)
@@ -382,7 +425,7 @@ func TestNoSecretOrTokenLeaks(t *testing.T) {
 	}
 	for _, cfg := range cfgs {
 		cfg.PATSecret, cfg.JWT.Secret, cfg.Password = tableau.NewSecret("wrong-secret-aaaa"), tableau.NewSecret("wrong-secret-bbbb"), tableau.NewSecret("wrong-secret-cccc")
-		_, err := fake.Client(t, cfg, tableau.WithLogger(logger)).SignIn(t.Context())
+		_, err := fake.Client(t, cfg, tableau.WithLogger(logger)).SignIn(testsuite.Context(t))
 		record(err)
 	}
 	outputs = append(outputs, logs.String())
@@ -411,4 +454,45 @@ func decodeJWT(t *testing.T, tok string) (header, claims map[string]any) {
 		require.NoError(t, json.Unmarshal(b, dst))
 	}
 	return header, claims
+}
+
+// Waiting for the PAT's previous session does not count against a session's
+// budget: the budget starts once the session may sign in.
+func TestWaitingForThePATIsNotPartOfTheBudget(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	cfg := fake.PATConfig()
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 30*time.Second)
+	defer cancel()
+	held := make(chan struct{})
+	go fake.Client(t, cfg).WithSession(ctx, 0, func(context.Context, *tableau.Session) error {
+		close(held)
+		time.Sleep(600 * time.Millisecond) // a long listing holds the PAT
+		return nil
+	})
+	<-held
+	err := fake.Client(t, cfg).WithSession(ctx, 300*time.Millisecond, func(ctx context.Context, s *tableau.Session) error {
+		_, err := s.CurrentSession(ctx)
+		return err
+	})
+	require.NoError(t, err, "300 ms is plenty for the calls, whatever the wait")
+
+	fake.Inject(faketableau.Fault{PathContains: "sessions/current", Latency: time.Second})
+	err = fake.Client(t, cfg).WithSession(ctx, 300*time.Millisecond, func(ctx context.Context, s *tableau.Session) error {
+		_, err := s.CurrentSession(ctx)
+		return err
+	})
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the budget bounds the calls")
+}
+
+// A session whose work is cancelled still signs out, freeing the PAT.
+func TestSignOutOnACancelledContext(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	ctx, cancel := context.WithCancel(testsuite.Context(t))
+	err := fake.Client(t, fake.PATConfig()).WithSession(ctx, 0, func(ctx context.Context, s *tableau.Session) error {
+		cancel()
+		return ctx.Err()
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 1, fake.Count("signout"))
+	assert.Zero(t, fake.LiveSessions())
 }

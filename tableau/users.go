@@ -1,7 +1,9 @@
 package tableau
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,9 +43,27 @@ type ListUsersOptions struct {
 
 type usersResponse struct {
 	Pagination Pagination `json:"pagination"`
-	Users      struct {
+	Users      userList   `json:"users"`
+}
+
+// userList accepts every shape of "users" Tableau's own clients accept:
+// {"user":[…]}, {"user":{…}} for a single user, {} for none, and a bare [...].
+type userList []User
+
+func (l *userList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var many []User
+		err := json.Unmarshal(b, &many)
+		*l = many
+		return err
+	}
+	var wrapped struct {
 		User oneOrMany[User] `json:"user"`
-	} `json:"users"` // an empty site sends "users":{}
+	}
+	err := json.Unmarshal(b, &wrapped)
+	*l = userList(wrapped.User)
+	return err
 }
 
 // ListUsersPage fetches one page of site users.
@@ -62,28 +82,20 @@ func (s *Session) ListUsersPage(ctx context.Context, opts ListUsersOptions) (*Us
 	if err := s.get(ctx, s.sitePath("users"), q, &out); err != nil {
 		return nil, err
 	}
-	return &UsersPage{Pagination: out.Pagination, Users: out.Users.User}, nil
+	return &UsersPage{Pagination: out.Pagination, Users: out.Users}, nil
 }
 
-// ListUsers returns every user matching filter (empty = all), paging 1000 at
-// a time until totalAvailable is reached or a page comes back empty.
-func (s *Session) ListUsers(ctx context.Context, filter string) ([]User, error) {
-	var all []User
-	for page := 1; ; page++ {
-		p, err := s.ListUsersPage(ctx, ListUsersOptions{Filter: filter, PageSize: MaxPageSize, PageNumber: page})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, p.Users...)
-		if len(p.Users) == 0 || len(all) >= int(p.Pagination.TotalAvailable) {
-			return all, nil
-		}
-	}
-}
+// FilterValueOK reports whether v can be a value in Tableau's filter syntax
+// (field:operator:value, expressions joined by commas): a comma would start
+// another expression, and Tableau has no escape for it.
+func FilterValueOK(v string) bool { return !strings.Contains(v, ",") }
 
 // FindUserByName looks a user up by name (on Tableau Cloud, the e-mail
 // address). No match is a *UserNotFoundError.
 func (s *Session) FindUserByName(ctx context.Context, name string) (*User, error) {
+	if !FilterValueOK(name) {
+		return nil, fmt.Errorf("user name %q contains a comma, which Tableau's filter syntax cannot express", name)
+	}
 	p, err := s.ListUsersPage(ctx, ListUsersOptions{Filter: "name:eq:" + name, PageSize: MaxPageSize})
 	if err != nil {
 		return nil, err
@@ -102,6 +114,11 @@ func (s *Session) GetUser(ctx context.Context, id string) (*User, error) {
 		User *User `json:"user"`
 	}
 	if err := s.get(ctx, s.sitePath("users", id), nil, &out); err != nil {
+		// A 404 with Tableau's own code from this call is "no such user";
+		// 404000 (site not found) and a proxy's page (no code) are errors.
+		if e, ok := asAPIError(err); ok && e.StatusCode == http.StatusNotFound && e.Code != "" && e.Code != CodeSiteNotFound {
+			return nil, &UserNotFoundError{Err: e}
+		}
 		return nil, err
 	}
 	if out.User == nil {

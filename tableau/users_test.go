@@ -3,6 +3,7 @@ package tableau_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -19,7 +20,7 @@ import (
 // inSession runs fn in an admin PAT session on a fresh fake.
 func inSession(t *testing.T, fake *testsuite.Tableau, fn func(ctx context.Context, s *tableau.Session)) {
 	t.Helper()
-	require.NoError(t, fake.Client(t, fake.PATConfig()).WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+	require.NoError(t, fake.Client(t, fake.PATConfig()).WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 		fn(ctx, s)
 		return nil
 	}))
@@ -62,9 +63,20 @@ func TestUserErrors(t *testing.T) {
 		var apiErr *tableau.APIError
 		require.ErrorAs(t, err, &apiErr)
 		assert.Equal(t, "404002", apiErr.Code)
-		assert.True(t, tableau.IsNotFound(err))
+		assert.True(t, tableau.IsUserNotFound(err))
+
 		assert.Contains(t, err.Error(), "Tableau GET /api/3.24/sites/")
 		assert.Contains(t, err.Error(), "failed (HTTP 404, 404002, Resource Not Found)")
+
+		remove := fake.Inject(faketableau.Fault{PathContains: "/users", Status: 404, Body: `{"error":{"code":"404000","summary":"Not Found","detail":"Site not found"}}`})
+		_, err = s.FindUserByName(ctx, "ana@example.com")
+		remove()
+		assert.True(t, tableau.IsNotFound(err))
+		assert.False(t, tableau.IsUserNotFound(err), "404000 is the site, not the user: %v", err)
+		remove = fake.Inject(faketableau.Fault{PathContains: "/users/", Status: 404, Body: `<html>Not Found</html>`})
+		_, err = s.GetUser(ctx, "00000000-0000-0000-0000-000000000000")
+		remove()
+		assert.False(t, tableau.IsUserNotFound(err), "a proxy's 404 page is not Tableau's answer: %v", err)
 
 		ana, err := s.FindUserByName(ctx, "ana@example.com")
 		require.NoError(t, err)
@@ -81,28 +93,87 @@ func TestUserErrors(t *testing.T) {
 
 func TestNonAdminCannotListUsers(t *testing.T) {
 	fake := testsuite.StartTableau(t)
-	err := fake.Client(t, fake.ViewerPATConfig()).WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+	err := fake.Client(t, fake.ViewerPATConfig()).WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 		_, err := s.ListUsersPage(ctx, tableau.ListUsersOptions{PageSize: 1})
 		return err
 	})
 	assert.True(t, tableau.IsPermissionDenied(err), "%v", err)
 }
 
-func TestListUsersPagesThroughEverything(t *testing.T) {
+func TestWalkUsersPagesThroughEverything(t *testing.T) {
 	fake := testsuite.StartTableau(t)
 	fake.AddUsers(faketableau.SandboxSite, 2500, "Viewer")
 	fake.ResetCounters()
+	seen := map[string]bool{}
 	inSession(t, fake, func(ctx context.Context, s *tableau.Session) {
-		users, err := s.ListUsers(ctx, "")
-		require.NoError(t, err)
-		assert.Len(t, users, 2507)
-		seen := map[string]bool{}
-		for _, u := range users {
-			seen[u.ID] = true
+		fetch := func(ctx context.Context, page int) (*tableau.UsersPage, error) {
+			return s.ListUsersPage(ctx, tableau.ListUsersOptions{PageSize: 1000, PageNumber: page})
 		}
-		assert.Len(t, seen, 2507, "no user twice")
+		require.NoError(t, tableau.WalkUsers(ctx, 1000, fetch, func(users []tableau.User) error {
+			for _, u := range users {
+				assert.False(t, seen[u.ID], "user %s listed twice", u.Name)
+				seen[u.ID] = true
+			}
+			return nil
+		}))
 	})
+	assert.Len(t, seen, 2507)
 	assert.Equal(t, 3, fake.Count("users:list"), "three pages of 1000")
+}
+
+func TestWalkUsersStopsARunawayListing(t *testing.T) {
+	full := func(page int) []tableau.User {
+		users := make([]tableau.User, 10)
+		for i := range users {
+			users[i] = tableau.User{ID: fmt.Sprintf("p%d-u%d", page, i)}
+		}
+		return users
+	}
+	cases := []struct {
+		name    string
+		total   int
+		samePgs bool
+		want    string
+		calls   int
+	}{
+		{"the same page again and again", 1_000_000, true, "identical to page 1", 2},
+		{"an absurd total", 1 << 40, false, "more than tabflow lists", 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			fetch := func(_ context.Context, page int) (*tableau.UsersPage, error) {
+				calls++
+				if c.samePgs {
+					page = 1
+				}
+				return &tableau.UsersPage{Pagination: tableau.Pagination{TotalAvailable: tableau.FlexInt(c.total)}, Users: full(page)}, nil
+			}
+			err := tableau.WalkUsers(testsuite.Context(t), 10, fetch, func([]tableau.User) error { return nil })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+			assert.Equal(t, c.calls, calls, "requests made before stopping")
+		})
+	}
+	t.Run("later pages cannot raise the first page's total", func(t *testing.T) {
+		calls, listed := 0, 0
+		fetch := func(_ context.Context, page int) (*tableau.UsersPage, error) {
+			calls++
+			return &tableau.UsersPage{Pagination: tableau.Pagination{TotalAvailable: tableau.FlexInt(25 * page * page)}, Users: full(page)}, nil
+		}
+		require.NoError(t, tableau.WalkUsers(testsuite.Context(t), 10, fetch, func(u []tableau.User) error { listed += len(u); return nil }))
+		assert.Equal(t, 3, calls, "ceil(25/10) pages")
+		assert.Equal(t, 30, listed)
+	})
+	t.Run("a short page ends the listing", func(t *testing.T) {
+		calls := 0
+		fetch := func(_ context.Context, page int) (*tableau.UsersPage, error) {
+			calls++
+			return &tableau.UsersPage{Pagination: tableau.Pagination{TotalAvailable: 1000}, Users: full(page)[:9]}, nil
+		}
+		require.NoError(t, tableau.WalkUsers(testsuite.Context(t), 10, fetch, func([]tableau.User) error { return nil }))
+		assert.Equal(t, 1, calls)
+	})
 }
 
 func TestDecodingQuirks(t *testing.T) {
@@ -121,10 +192,18 @@ func TestDecodingQuirks(t *testing.T) {
 
 		remove = fake.Inject(faketableau.Fault{PathContains: "/users", Status: 200,
 			Body: `{"pagination":{"pageNumber":1,"pageSize":1000,"totalAvailable":0},"users":{}}`})
-		users, err := s.ListUsers(ctx, "")
+		page, err = s.ListUsersPage(ctx, tableau.ListUsersOptions{})
 		remove()
 		require.NoError(t, err)
-		assert.Empty(t, users)
+		assert.Empty(t, page.Users, `"users":{} is no users`)
+
+		remove = fake.Inject(faketableau.Fault{PathContains: "/users", Status: 200,
+			Body: `{"pagination":{"pageNumber":"1","pageSize":"100","totalAvailable":"2"},"users":[{"id":"u1","name":"a@example.com"},{"id":"u2","name":"b@example.com"}]}`})
+		page, err = s.ListUsersPage(ctx, tableau.ListUsersOptions{})
+		remove()
+		require.NoError(t, err, "users as a bare array")
+		require.Len(t, page.Users, 2)
+		assert.Equal(t, "u2", page.Users[1].ID)
 	})
 }
 
@@ -197,7 +276,7 @@ func TestDoAnyCall(t *testing.T) {
 func TestContentCalls(t *testing.T) {
 	fake := testsuite.StartTableau(t)
 	c := fake.Client(t, fake.PATConfig())
-	info, err := c.ServerInfo(t.Context())
+	info, err := c.ServerInfo(testsuite.Context(t))
 	require.NoError(t, err)
 	assert.Equal(t, "2025.3.0", info.ProductVersion)
 	assert.Equal(t, "3.28", info.RESTAPIVersion)
@@ -225,7 +304,7 @@ func TestContentCalls(t *testing.T) {
 
 	old := testsuite.StartTableau(t, faketableau.WithAPIVersion("3.25"))
 	cfg := old.PATConfig()
-	err = old.Client(t, cfg).WithSession(t.Context(), func(ctx context.Context, s *tableau.Session) error {
+	err = old.Client(t, cfg).WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
 		_, err := s.ListCollections(ctx, nil)
 		return err
 	})

@@ -3,8 +3,10 @@
 package testsuite
 
 import (
+	"context"
 	"net"
 	"testing"
+	"time"
 
 	"tabflow/tableau"
 	"tabflow/testsuite/faketableau"
@@ -77,4 +79,12 @@ func UnusedAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// Context is the test's context with a deadline (5 minutes), so a call that hangs fails
+// the test with a message instead of running into the package timeout.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

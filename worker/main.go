@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/lmittmann/tint"
 	"github.com/mattn/go-isatty"
@@ -31,6 +32,7 @@ type flags struct {
 	connectionFile string
 	logFormat      string
 	logLevel       string
+	stopTimeout    time.Duration
 	dev            bool
 	devDB          string
 	devPort        int
@@ -56,6 +58,11 @@ Flags:
 	fs.StringVar(&f.connectionFile, "connection", envOr("TABLEAU_CONNECTION_FILE", tableau.DefaultConnectionFile()), "Tableau connection file, as `starter connection set` writes it (env TABLEAU_CONNECTION_FILE)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("TABFLOW_LOG_FORMAT", "text"), "text (for people) or json (for machines)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("TABFLOW_LOG_LEVEL", "info"), "debug, info, warn or error")
+	stop, err := time.ParseDuration(envOr("TABFLOW_STOP_TIMEOUT", defaultStopTimeout.String()))
+	if err != nil || stop < 0 {
+		return f, fmt.Errorf("TABFLOW_STOP_TIMEOUT must be a duration such as 30s")
+	}
+	fs.DurationVar(&f.stopTimeout, "stop-timeout", stop, "on SIGTERM, how long running activities may take to finish and sign out (env TABFLOW_STOP_TIMEOUT)")
 	fs.BoolVar(&f.dev, "dev", false, "also run an embedded Temporal server with the Web UI (and a sandbox Tableau if none is configured)")
 	fs.StringVar(&f.devDB, "dev-db", "tabflow-dev/temporal.db", "with -dev: SQLite file for Temporal's state (empty = in memory)")
 	fs.IntVar(&f.devPort, "dev-port", 7233, "with -dev: Temporal gRPC port")
@@ -68,6 +75,11 @@ Flags:
 	}
 	return f, nil
 }
+
+// defaultStopTimeout lets a role change in flight finish and sign out (one
+// Tableau request is bounded by TABLEAU_TIMEOUT, 30 s by default). Kubernetes
+// kills a pod terminationGracePeriodSeconds after SIGTERM: set that above it.
+const defaultStopTimeout = 30 * time.Second
 
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
@@ -85,7 +97,7 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
 	}
 	noColor := !isatty.IsTerminal(os.Stderr.Fd())
-	return slog.New(tint.NewHandler(os.Stderr, &tint.Options{Level: lvl, TimeFormat: "15:04:05", NoColor: noColor})), nil
+	return slog.New(tint.NewTextHandler(os.Stderr, &tint.Options{Level: lvl, TimeFormat: "15:04:05", NoColor: noColor})), nil
 }
 
 func main() {
@@ -144,7 +156,9 @@ func run(f flags, logger *slog.Logger) error {
 	}
 	defer c.Close()
 
-	w := worker.New(c, f.taskQueue, worker.Options{})
+	// On SIGTERM the worker stops polling and gives running activities
+	// stopTimeout to finish, so their sessions sign out instead of being cut.
+	w := worker.New(c, f.taskQueue, worker.Options{WorkerStopTimeout: f.stopTimeout})
 	workflows.Register(w, activities.New(tc))
 	logger.Info("tabflow worker started",
 		"temporal", opts.HostPort, "namespace", opts.Namespace, "taskQueue", f.taskQueue,

@@ -102,14 +102,30 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole) (*RoleRes
 		res.Message = fmt.Sprintf("%s already has site role %s: nothing to change", user, role)
 		return res, nil
 	}
-	var updated tableau.User
-	in := activities.SetSiteRoleInput{UserID: found.User.ID, Role: role}
-	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, in).Get(ctx, &updated); err != nil {
+	updated, err := updateRole(ctx, user, found.User, role)
+	if err != nil {
 		return nil, err
 	}
 	res.Role, res.Changed = string(updated.SiteRole), true
 	res.Message = fmt.Sprintf("%s: site role %s → %s", user, res.PreviousRole, res.Role)
 	return res, nil
+}
+
+// updateRole is the update activity, and a check that Tableau applied the
+// role asked for: with no licence left, Tableau may answer with another role
+// (e.g. Unlicensed), which must never be reported as applied.
+func updateRole(ctx workflow.Context, user string, u *tableau.User, role tableau.SiteRole) (*tableau.User, error) {
+	var updated tableau.User
+	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, activities.SetSiteRoleInput{UserID: u.ID, Role: role}).Get(ctx, &updated); err != nil {
+		return nil, err
+	}
+	if updated.SiteRole != role {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+			"Tableau did not apply site role %s to %s: it answered with site role %s (was %s). "+
+				"The site may have no %s licence left; free one or buy more, then retry.",
+			role, user, updated.SiteRole, u.SiteRole, role), activities.ErrRoleNotApplied, nil)
+	}
+	return &updated, nil
 }
 
 // DeprovisionInput revokes a role: {"user":"ana@example.com","role":"Explorer"}.
@@ -164,8 +180,8 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (*DeprovisionResult,
 			in.User, found.User.SiteRole, revoked)
 		return res, nil
 	}
-	var updated tableau.User
-	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, activities.SetSiteRoleInput{UserID: found.User.ID, Role: tableau.RoleUnlicensed}).Get(ctx, &updated); err != nil {
+	updated, err := updateRole(ctx, in.User, found.User, tableau.RoleUnlicensed)
+	if err != nil {
 		return nil, err
 	}
 	res.Role, res.Changed = string(updated.SiteRole), true

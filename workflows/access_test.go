@@ -1,12 +1,15 @@
 package workflows_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -25,6 +28,15 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 }
 
 var acts *activities.Activities
+
+// recordActivities lists, in order, the activity types env starts.
+func recordActivities(env *testsuite.TestWorkflowEnvironment) *[]string {
+	var ran []string
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		ran = append(ran, info.ActivityType.Name)
+	})
+	return &ran
+}
 
 func user(name string, role tableau.SiteRole) activities.FindUserResult {
 	return activities.FindUserResult{User: &tableau.User{ID: "id-" + name, Name: name, SiteRole: role}}
@@ -60,13 +72,27 @@ func TestProvisionChangesRole(t *testing.T) {
 
 func TestProvisionUnchangedMakesNoUpdate(t *testing.T) {
 	env := newEnv(t)
+	ran := recordActivities(env)
 	env.OnActivity(acts.FindUser, mock.Anything, mock.Anything).Return(user("ana@example.com", tableau.RoleExplorer), nil)
 	env.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Explorer"})
 	var res workflows.ProvisionResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.False(t, res.Changed)
 	assert.Equal(t, "ana@example.com already has site role Explorer: nothing to change", res.Message)
-	env.AssertNotCalled(t, "SetSiteRole", mock.Anything, mock.Anything)
+	assert.Equal(t, []string{"FindUser"}, *ran, "no update call")
+}
+
+// Tableau may answer an update with another role (no licence left): that is
+// a failure naming both roles, never "applied".
+func TestProvisionFailsWhenTableauAppliesAnotherRole(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.FindUser, mock.Anything, mock.Anything).Return(user("ana@example.com", tableau.RoleViewer), nil)
+	env.OnActivity(acts.SetSiteRole, mock.Anything, mock.Anything).Return(&tableau.User{SiteRole: tableau.RoleUnlicensed}, nil).Once()
+	env.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Creator"})
+	appErr := workflowError(t, env)
+	assert.Equal(t, activities.ErrRoleNotApplied, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, appErr.Error(), "Tableau did not apply site role Creator to ana@example.com: it answered with site role Unlicensed")
 }
 
 func TestProvisionUnknownUserFailsWithoutRetry(t *testing.T) {
@@ -118,6 +144,14 @@ func TestInvalidInputFailsBeforeAnyActivity(t *testing.T) {
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Explorer", "site": "x"}, "site: unknown field (known fields: user, role)"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": 42, "role": "Explorer"}, "user: must be a JSON string, not number"},
 		{workflows.DeprovisionWorkflow, map[string]any{"user": "ana@example.com"}, "role is required"},
+		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "SiteAdministratorCreator"}, `role "SiteAdministratorCreator" is not a site role tabflow can set`},
+		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Unlicensed"}, `role "Unlicensed" is not a site role tabflow can set`},
+		{workflows.DeprovisionWorkflow, map[string]any{"user": "ana@example.com", "role": "SiteAdministratorCreator"}, `role "SiteAdministratorCreator" is not a site role tabflow can set`},
+		{workflows.DeprovisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Unlicensed"}, `role "Unlicensed" is not a site role tabflow can set`},
+		{workflows.ProvisionWorkflow, map[string]any{"user": "Doe, Jane", "role": "Viewer"}, `user "Doe, Jane" contains a comma`},
+		{workflows.ListUsersWorkflow, map[string]any{"pageSize": 1001}, "pageSize must be between 1 and 1000"},
+		{workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "auth/switchSite", "body": map[string]any{}}, `path "auth/switchSite" is refused`},
+		{workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "/Auth/signout"}, "is refused"},
 		{workflows.SetSiteRoleWorkflow, map[string]any{"user": "ana@example.com", "role": "Publisher"}, `role "Publisher" is not a site role tabflow can set`},
 		{workflows.HealthCheckWorkflow, map[string]any{"verbose": true}, "verbose: unknown field"},
 		{workflows.TableauRequestWorkflow, map[string]any{"method": "TRACE", "path": "sites"}, `method "TRACE" must be one of GET, POST, PUT, PATCH, DELETE`},
@@ -156,6 +190,7 @@ func TestDeprovisionBranches(t *testing.T) {
 	})
 	t.Run("role mismatch", func(t *testing.T) {
 		env := newEnv(t)
+		ran := recordActivities(env)
 		env.OnActivity(acts.FindUser, mock.Anything, mock.Anything).Return(user("ana@example.com", tableau.RoleCreator), nil)
 		env.ExecuteWorkflow(workflows.DeprovisionWorkflow, workflows.DeprovisionInput{User: "ana@example.com", Role: "Explorer"})
 		var res workflows.DeprovisionResult
@@ -163,7 +198,7 @@ func TestDeprovisionBranches(t *testing.T) {
 		assert.False(t, res.Changed)
 		assert.Equal(t, "Creator", res.Role)
 		assert.Contains(t, res.Message, "has site role Creator, not the revoked Explorer: left unchanged")
-		env.AssertNotCalled(t, "SetSiteRole", mock.Anything, mock.Anything)
+		assert.Equal(t, []string{"FindUser"}, *ran, "no update call")
 	})
 	t.Run("unknown user", func(t *testing.T) {
 		env := newEnv(t)

@@ -28,6 +28,7 @@ const (
 	msgUsersDenied        = "The configured PAT does not have permission to manage site users. Recreate the PAT under a site or server administrator account if user-management workflows are needed."
 	msgUsersFailed        = "Failed to list Tableau site users while checking user-management scope."
 	msgUsersSiteUnknown   = "Could not look up the current Tableau site before checking user-management scope. Verify the Session & Site check passes first."
+	msgNotRun             = "Not run: signing in to Tableau failed (see " + CheckConnection + ")."
 	patExpiryWarningAfter = 14 * 24 * time.Hour
 )
 
@@ -59,6 +60,9 @@ type CheckResult struct {
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`
 	Cause   string `json:"cause,omitempty"`
+	// NotRun marks a check skipped because signing in failed: the sign-in
+	// failure is said once, in the connection row.
+	NotRun bool `json:"notRun,omitempty"`
 }
 
 // HealthCheck runs the four connection checks, each its own activity with a
@@ -81,6 +85,13 @@ func HealthCheck(ctx workflow.Context, in HealthCheckInput) (*HealthCheckResult,
 			report.Warnings = append(report.Warnings, fmt.Sprintf(
 				"The Personal Access Token expires in %s: create a new PAT in Tableau and update the worker's PAT secret before then.", report.PATExpiresIn))
 		}
+	}
+
+	if err != nil {
+		for _, name := range []string{CheckSite, CheckContent, CheckUserScope} {
+			report.Checks = append(report.Checks, CheckResult{Name: name, Message: msgNotRun, NotRun: true})
+		}
+		return report, nil
 	}
 
 	var site activities.SiteCheck

@@ -11,12 +11,19 @@ import (
 	"tabflow/workflows"
 )
 
-func healthEnv(t *testing.T, conn, site, content, scope []any) workflows.HealthCheckResult {
+// healthEnv runs HealthCheck with the checks' answers (nil: the check must
+// not run) and returns the report and the activities that ran.
+func healthEnv(t *testing.T, conn, site, content, scope []any) (workflows.HealthCheckResult, []string) {
 	t.Helper()
 	env := newEnv(t)
+	ran := recordActivities(env)
 	env.OnActivity(acts.CheckConnection, mock.Anything).Return(conn...)
-	env.OnActivity(acts.CheckSessionSite, mock.Anything).Return(site...)
-	env.OnActivity(acts.CheckContentAccess, mock.Anything).Return(content...)
+	if site != nil {
+		env.OnActivity(acts.CheckSessionSite, mock.Anything).Return(site...)
+	}
+	if content != nil {
+		env.OnActivity(acts.CheckContentAccess, mock.Anything).Return(content...)
+	}
 	if scope != nil {
 		env.OnActivity(acts.CheckUserScope, mock.Anything, activities.UserScopeInput{SiteID: "site-luid"}).Return(scope...)
 	}
@@ -25,10 +32,7 @@ func healthEnv(t *testing.T, conn, site, content, scope []any) workflows.HealthC
 	var res workflows.HealthCheckResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Len(t, res.Checks, 4)
-	if scope == nil {
-		env.AssertNotCalled(t, "CheckUserScope", mock.Anything, mock.Anything)
-	}
-	return res
+	return res, *ran
 }
 
 func messages(res workflows.HealthCheckResult) []string {
@@ -48,7 +52,7 @@ var (
 )
 
 func TestHealthCheckAllPass(t *testing.T) {
-	res := healthEnv(t, connOK, siteOK, contentOK, scopeOK)
+	res, _ := healthEnv(t, connOK, siteOK, contentOK, scopeOK)
 	assert.True(t, res.OK)
 	assert.Equal(t, []string{
 		"Successfully connected to Tableau API",
@@ -63,41 +67,56 @@ func TestHealthCheckAllPass(t *testing.T) {
 }
 
 func TestHealthCheckDefaultSiteAndUnknownTotal(t *testing.T) {
-	res := healthEnv(t, []any{activities.ConnectionCheck{}, nil}, []any{activities.SiteCheck{SiteID: "site-luid"}, nil}, contentOK, []any{activities.UserScopeCheck{}, nil})
+	res, _ := healthEnv(t, []any{activities.ConnectionCheck{}, nil}, []any{activities.SiteCheck{SiteID: "site-luid"}, nil}, contentOK, []any{activities.UserScopeCheck{}, nil})
 	assert.Equal(t, "Successfully accessed the default Tableau site", res.Checks[1].Message)
 	assert.Equal(t, "PAT can list site users.", res.Checks[3].Message)
 	assert.Empty(t, res.PATExpiresIn, "no PAT lifetime for JWT or password")
 }
 
 func TestHealthCheckWarnsOfExpiringPAT(t *testing.T) {
-	res := healthEnv(t, []any{activities.ConnectionCheck{PATExpiresInSeconds: 9 * 86400}, nil}, siteOK, contentOK, scopeOK)
+	res, _ := healthEnv(t, []any{activities.ConnectionCheck{PATExpiresInSeconds: 9 * 86400}, nil}, siteOK, contentOK, scopeOK)
 	assert.True(t, res.OK)
 	require.Len(t, res.Warnings, 1)
 	assert.Contains(t, res.Warnings[0], "The Personal Access Token expires in 9d 0h 0m")
+
+	for days, warned := range map[int64]bool{13: true, 14: false, 15: false} {
+		res, _ := healthEnv(t, []any{activities.ConnectionCheck{PATExpiresInSeconds: days * 86400}, nil}, siteOK, contentOK, scopeOK)
+		assert.Equal(t, warned, len(res.Warnings) == 1, "a PAT with %d days left: warned under 14 days only", days)
+	}
 }
 
 func TestHealthCheckFailures(t *testing.T) {
 	signIn := activities.ErrTableauSignInRejected
-	t.Run("cannot sign in", func(t *testing.T) {
-		fail := []any{nil, appError(signIn, true)}
-		res := healthEnv(t, []any{activities.ConnectionCheck{}, appError(signIn, true)}, []any{activities.SiteCheck{}, appError(signIn, true)}, fail, nil)
+	t.Run("cannot sign in: said once, later checks not run", func(t *testing.T) {
+		res, ran := healthEnv(t, []any{activities.ConnectionCheck{}, appError(signIn, true)}, nil, nil, nil)
 		assert.False(t, res.OK)
+		notRun := "Not run: signing in to Tableau failed (see Validate Tableau API Connection)."
 		assert.Equal(t, []string{
 			"Unable to connect to Tableau API. Please verify your credentials are valid and the server URL is correct.",
-			"Failed to access the configured Tableau site. Please verify your site content URL and that the PAT has access to it.",
-			"Failed to access Tableau content. Please verify your token has read permissions.",
-			"Could not look up the current Tableau site before checking user-management scope. Verify the Session & Site check passes first.",
+			notRun, notRun, notRun,
 		}, messages(res))
-		assert.Equal(t, "TableauSignInRejected from the mock", res.Checks[0].Cause, "each failed row carries its cause")
+		assert.Equal(t, "TableauSignInRejected from the mock", res.Checks[0].Cause, "the failed row carries its cause")
+		for _, c := range res.Checks[1:] {
+			assert.True(t, c.NotRun, c.Name)
+			assert.False(t, c.OK, c.Name)
+			assert.Empty(t, c.Cause, "the cause is said once")
+		}
+		assert.Equal(t, []string{"CheckConnection"}, ran)
+	})
+	t.Run("site unknown", func(t *testing.T) {
+		res, ran := healthEnv(t, connOK, []any{activities.SiteCheck{}, appError(activities.ErrTableauRequestRejected, true)}, contentOK, nil)
+		assert.Equal(t, "Failed to access the configured Tableau site. Please verify your site content URL and that the PAT has access to it.", res.Checks[1].Message)
+		assert.Equal(t, "Could not look up the current Tableau site before checking user-management scope. Verify the Session & Site check passes first.", res.Checks[3].Message)
+		assert.NotContains(t, ran, "CheckUserScope")
 	})
 	t.Run("non-admin PAT", func(t *testing.T) {
-		res := healthEnv(t, connOK, siteOK, contentOK, []any{activities.UserScopeCheck{}, appError(activities.ErrTableauPermissionDenied, true)})
+		res, _ := healthEnv(t, connOK, siteOK, contentOK, []any{activities.UserScopeCheck{}, appError(activities.ErrTableauPermissionDenied, true)})
 		assert.False(t, res.OK)
 		assert.Equal(t, "The configured PAT does not have permission to manage site users. Recreate the PAT under a site or server administrator account if user-management workflows are needed.", res.Checks[3].Message)
 		assert.True(t, res.Checks[2].OK)
 	})
 	t.Run("listing fails otherwise", func(t *testing.T) {
-		res := healthEnv(t, connOK, siteOK, []any{activities.ContentCheck{}, appError(activities.ErrTableauRequestRejected, true)}, []any{activities.UserScopeCheck{}, appError(activities.ErrTableauRequestRejected, true)})
+		res, _ := healthEnv(t, connOK, siteOK, []any{activities.ContentCheck{}, appError(activities.ErrTableauRequestRejected, true)}, []any{activities.UserScopeCheck{}, appError(activities.ErrTableauRequestRejected, true)})
 		assert.Equal(t, "Failed to access Tableau content. Please verify your token has read permissions.", res.Checks[2].Message)
 		assert.Equal(t, "Failed to list Tableau site users while checking user-management scope.", res.Checks[3].Message)
 	})

@@ -109,6 +109,8 @@ func (p *problems) checkUserName(field, name string) {
 		p.add(field, "is %d characters long; Tableau user names have at most %d", len(name), maxNameLength)
 	case strings.ContainsFunc(name, unicode.IsControl):
 		p.add(field, "%q contains control characters", name)
+	case !tableau.FilterValueOK(name):
+		p.add(field, "%q contains a comma: Tableau's user filter (name:eq:…) cannot look such a name up", name)
 	}
 }
 

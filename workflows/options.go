@@ -5,6 +5,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"tabflow/activities"
 )
 
 // heartbeatTimeout: activities heartbeat every second while they run, so a
@@ -12,16 +14,21 @@ import (
 // rather than after StartToCloseTimeout.
 const heartbeatTimeout = 10 * time.Second
 
+// maxPATWait is how long an activity may wait for its PAT's previous session
+// in this worker to end. Activities heartbeat while they wait, and waiting
+// does not count against their call budget (activities.CheckBudget, …), so
+// StartToClose is the budget plus this.
+const maxPATWait = 20 * time.Minute
+
 // Activity options, one set per kind of work. Each activity is one Tableau
-// session, so StartToClose covers sign-in, the call(s) and sign-out, plus any
-// wait for the PAT's previous session in this worker to end.
+// session: its call budget covers sign-in, the call(s) and sign-out.
 var (
 	// accessActivity changes or reads a user's access. Access decisions must
 	// land, so retries ride out a Tableau outage for up to a day, backing off
 	// to one attempt a minute. Non-retryable errors (rejected credentials,
-	// unknown user, bad input) stop at once.
+	// unknown user, bad input, a missing scope) stop at once.
 	accessActivity = workflow.ActivityOptions{
-		StartToCloseTimeout:    2 * time.Minute,
+		StartToCloseTimeout:    activities.AccessBudget + maxPATWait,
 		HeartbeatTimeout:       heartbeatTimeout,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -32,11 +39,12 @@ var (
 	}
 
 	// healthActivity is one health check. A person is waiting for the report,
-	// so a down Tableau must fail the check in seconds: three attempts within
-	// at most 20 seconds.
+	// so a down Tableau must fail the check in seconds: three attempts of at
+	// most activities.CheckBudget each (plus any wait for the PAT).
 	healthActivity = workflow.ActivityOptions{
-		StartToCloseTimeout:    10 * time.Second,
-		ScheduleToCloseTimeout: 20 * time.Second,
+		StartToCloseTimeout:    activities.CheckBudget + maxPATWait,
+		HeartbeatTimeout:       heartbeatTimeout,
+		ScheduleToCloseTimeout: 3*activities.CheckBudget + maxPATWait,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
@@ -45,16 +53,25 @@ var (
 		},
 	}
 
-	// readActivity is browsing and raw calls: a listing of many users may take
-	// minutes; failures are retried for up to half an hour.
+	// readActivity is browsing and raw calls that are safe to repeat (GET,
+	// PUT, DELETE): failures are retried for up to half an hour.
 	readActivity = workflow.ActivityOptions{
-		StartToCloseTimeout:    5 * time.Minute,
+		StartToCloseTimeout:    activities.ReadBudget + maxPATWait,
 		HeartbeatTimeout:       heartbeatTimeout,
-		ScheduleToCloseTimeout: 30 * time.Minute,
+		ScheduleToCloseTimeout: 30*time.Minute + maxPATWait,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
 			MaximumInterval:    30 * time.Second,
 		},
 	}
+
+	// sendOnceActivity is a raw call that is not idempotent (POST, PATCH): an
+	// Add User whose answer was lost must not be sent again, so a failure
+	// after the request may have reached Tableau is reported, never re-sent.
+	sendOnceActivity = func() workflow.ActivityOptions {
+		o := readActivity
+		o.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: 1}
+		return o
+	}()
 )

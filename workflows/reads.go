@@ -21,11 +21,20 @@ const (
 	maxBodyBytes  = 256 << 10
 )
 
-var filterPattern = regexp.MustCompile(`^[A-Za-z]+:(eq|in|gt|gte|lt|lte|has|cieq):[^,]+(,[A-Za-z]+:(eq|in|gt|gte|lt|lte|has|cieq):[^,]+)*$`)
+// filterPattern is Tableau's filter syntax: field:operator:value, joined by
+// commas; an in-list is written [a,b].
+var filterPattern = regexp.MustCompile(`^` + filterExpr + `(,` + filterExpr + `)*$`)
+
+const filterExpr = `[A-Za-z]+:(eq|in|gt|gte|lt|lte|has|cieq):(\[[^\[\]]+\]|[^,\[\]]+)`
 
 // runRead validates nothing; it runs one read activity with readActivity options.
 func runRead[T any](ctx workflow.Context, activity any, args ...any) (*T, error) {
-	ctx = workflow.WithActivityOptions(ctx, readActivity)
+	return runWith[T](ctx, readActivity, activity, args...)
+}
+
+// runWith runs one activity with opts.
+func runWith[T any](ctx workflow.Context, opts workflow.ActivityOptions, activity any, args ...any) (*T, error) {
+	ctx = workflow.WithActivityOptions(ctx, opts)
 	var out T
 	if err := workflow.ExecuteActivity(ctx, activity, args...).Get(ctx, &out); err != nil {
 		return nil, err
@@ -33,10 +42,14 @@ func runRead[T any](ctx workflow.Context, activity any, args ...any) (*T, error)
 	return &out, nil
 }
 
-// ListUsersInput: {"filter":"siteRole:eq:Viewer"} or {} for everyone.
+// ListUsersInput selects one page of site users:
+// {"filter":"siteRole:eq:Viewer","pageNumber":2,"pageSize":1000}; {} is the
+// first 100 users.
 type ListUsersInput struct {
-	Filter   string `json:"filter,omitempty"`
-	problems []string
+	Filter     string `json:"filter,omitempty"`
+	PageNumber int    `json:"pageNumber,omitempty"` // from 1 (default 1)
+	PageSize   int    `json:"pageSize,omitempty"`   // 1–1000 (default 100)
+	problems   []string
 }
 
 func (in *ListUsersInput) UnmarshalJSON(b []byte) error {
@@ -45,19 +58,34 @@ func (in *ListUsersInput) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ListUsersResult is every matching user.
-type ListUsersResult = activities.ListUsersResult
+// ListUsersResult is one page of users with Tableau's pagination
+// (pageNumber, pageSize, totalAvailable): a result stays far below Temporal's
+// payload limit on a site of any size. `starter users list` walks the pages.
+type ListUsersResult = activities.ListUsersPage
 
-// ListUsers pages through all site users (1000 a page).
+// defaultUsersPageSize is Tableau's own default.
+const defaultUsersPageSize = 100
+
+// ListUsers returns one page of site users.
 func ListUsers(ctx workflow.Context, in ListUsersInput) (*ListUsersResult, error) {
 	p := problems(in.problems)
 	if in.Filter != "" && !filterPattern.MatchString(in.Filter) {
-		p.add("filter", "%q must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", in.Filter)
+		p.add("filter", "%q must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", truncateText(in.Filter, 80))
+	}
+	if in.PageNumber < 0 {
+		p.add("pageNumber", "must be 1 or more")
+	}
+	if in.PageSize < 0 || in.PageSize > tableau.MaxPageSize {
+		p.add("pageSize", "must be between 1 and %d (Tableau's limit)", tableau.MaxPageSize)
 	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return runRead[ListUsersResult](ctx, a.ListUsers, activities.ListUsersInput{Filter: in.Filter})
+	opts := tableau.ListUsersOptions{Filter: in.Filter, PageNumber: max(in.PageNumber, 1), PageSize: in.PageSize}
+	if opts.PageSize == 0 {
+		opts.PageSize = defaultUsersPageSize
+	}
+	return runRead[ListUsersResult](ctx, a.ListUsers, opts)
 }
 
 // GetUserInput names a user: {"user":"ana@example.com"} or {"id":"…"}.
@@ -226,10 +254,14 @@ func UsageStats(ctx workflow.Context, in UsageStatsInput) (json.RawMessage, erro
 // TableauRequestInput is any REST call:
 // {"method":"GET","path":"sites/{site-id}/users","query":{…},"body":{…}}.
 type TableauRequestInput struct {
-	Method   string            `json:"method"`
-	Path     string            `json:"path"`
-	Query    map[string]string `json:"query,omitempty"`
-	Body     json.RawMessage   `json:"body,omitempty"`
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Query  map[string]string `json:"query,omitempty"`
+	Body   json.RawMessage   `json:"body,omitempty"`
+	// Retry lets a POST or PATCH be re-sent after a failure. Off by default:
+	// such calls are not idempotent (an Add User whose answer was lost must
+	// not run twice). GET, PUT and DELETE are always retried.
+	Retry    bool `json:"retry,omitempty"`
 	problems []string
 }
 
@@ -270,12 +302,17 @@ func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauReque
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return runRead[TableauRequestResult](ctx, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
+	opts := readActivity
+	if (in.Method == http.MethodPost || in.Method == http.MethodPatch) && !in.Retry {
+		opts = sendOnceActivity
+	}
+	return runWith[TableauRequestResult](ctx, opts, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
 }
 
+// truncateText keeps at most n bytes of s (whole characters) and marks the cut.
 func truncateText(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }

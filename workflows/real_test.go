@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,8 +69,60 @@ func TestDeprovisionAgainstFakeTableau(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.True(t, res.Changed)
 	assert.Equal(t, "Unlicensed", fake.Role(faketableau.SandboxSite, "chloe@example.com"))
+	assert.Zero(t, fake.Count("users:delete"), "never deleted (the fake serves Remove User)")
 	_, still := fake.UserByName(faketableau.SandboxSite, "chloe@example.com")
 	assert.True(t, still, "never deleted")
+}
+
+// Only Tableau's "no such user" is one: a site that is not found (or a
+// proxy's 404 page) fails the revoke instead of reporting nothing to do.
+func TestDeprovisionDoesNotMistakeAnyNotFoundForAnUnknownUser(t *testing.T) {
+	for name, body := range map[string]string{
+		"site not found":     `{"error":{"code":"404000","summary":"Not Found","detail":"Site 'x' could not be found."}}`,
+		"a proxy's 404 page": "<html><body>404 Not Found</body></html>",
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, fake := realEnv(t)
+			fake.Inject(faketableau.Fault{PathContains: "/users", Status: 404, Body: body})
+			env.ExecuteWorkflow(workflows.DeprovisionWorkflow, workflows.DeprovisionInput{User: "chloe@example.com", Role: "Explorer"})
+			appErr := workflowError(t, env)
+			assert.Equal(t, activities.ErrTableauRequestRejected, appErr.Type())
+			assert.NotContains(t, appErr.Error(), "nothing to revoke")
+			assert.Equal(t, "Explorer", fake.Role(faketableau.SandboxSite, "chloe@example.com"))
+		})
+	}
+}
+
+// A POST through TableauRequest is sent once: a failure after it may have
+// reached Tableau is reported, never re-sent, unless the input asks.
+func TestTableauRequestSendsWritesOnce(t *testing.T) {
+	body := map[string]any{"user": map[string]any{"name": "new@example.com", "siteRole": "Viewer"}}
+	env, fake := realEnv(t)
+	fake.Inject(faketableau.Fault{Method: "POST", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
+	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "sites/{site-id}/users", "body": body})
+	assert.Equal(t, activities.ErrTableauServerError, workflowError(t, env).Type())
+	assert.Equal(t, 1, countRequests(fake, "POST", "/users"), "sent once")
+
+	env, fake = realEnv(t)
+	fake.Inject(faketableau.Fault{Method: "POST", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
+	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "sites/{site-id}/users", "body": body, "retry": true})
+	workflowError(t, env) // the fake has no Add User: 404 on the second attempt
+	assert.Equal(t, 2, countRequests(fake, "POST", "/users"), `"retry": true re-sends`)
+
+	env, fake = realEnv(t)
+	fake.Inject(faketableau.Fault{Method: "GET", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
+	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sites/{site-id}/users"})
+	require.NoError(t, env.GetWorkflowError(), "a GET is retried")
+}
+
+func countRequests(fake *testsuite.Tableau, method, pathContains string) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if r.Method == method && strings.Contains(r.Path, pathContains) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestHealthCheckAgainstFakeTableau(t *testing.T) {
@@ -212,7 +265,8 @@ func TestReadWorkflowsAgainstFake(t *testing.T) {
 	env.ExecuteWorkflow(workflows.ListUsersWorkflow, map[string]any{})
 	var users workflows.ListUsersResult
 	require.NoError(t, env.GetWorkflowResult(&users))
-	assert.Equal(t, 7, users.Total)
+	assert.Equal(t, 7, int(users.Pagination.TotalAvailable))
+	assert.Len(t, users.Users, 7)
 
 	env, _ = realEnv(t)
 	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sites/{site-id}/users", "query": map[string]string{"filter": "name:eq:ben@example.com"}})

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
@@ -32,7 +33,7 @@ func (s *stack) temporalEnv() []string {
 
 func runCmd(t *testing.T, env []string, stdin string, name string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -99,11 +100,11 @@ func TestStarterCommands(t *testing.T) {
 	assert.Contains(t, r.stdout, "✓ Check Tableau User Management Scope: PAT can list site users (7 total).\n")
 	assert.Contains(t, r.stdout, "healthy\n")
 
-	r = s.starter(t, "users", "list", "--json")
+	r = s.starter(t, "users", "list", "--filter", "siteRole:eq:Viewer", "--csv")
 	require.Equal(t, 0, r.code, r.stderr)
-	var users workflows.ListUsersResult
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &users))
-	assert.Equal(t, 7, users.Total)
+	assert.Equal(t, "name,siteRole,lastLogin,id,email,fullName,authSetting", strings.SplitN(r.stdout, "\n", 2)[0])
+	assert.Contains(t, r.stdout, "\nviewer@example.com,Viewer,", "the README's filter example works")
+	assert.Equal(t, 2, strings.Count(r.stdout, "\n"), "a header and the one Viewer")
 
 	r = s.starter(t, "users", "set-role", "--user", "chloe@example.com", "--role", "Unlicensed")
 	assert.Equal(t, 0, r.code, r.stderr)
@@ -120,6 +121,26 @@ func TestStarterCommands(t *testing.T) {
 
 	r = s.starter(t, "nonsense")
 	assert.Equal(t, 2, r.code)
+}
+
+// TestStarterListsALargeSiteCompletely walks 100,000 users, a page of 1000
+// per ListUsers workflow, so no result comes near Temporal's payload limit.
+func TestStarterListsALargeSiteCompletely(t *testing.T) {
+	s := startStack(t)
+	s.fake.AddUsers(faketableau.SandboxSite, 100_000-7, "Viewer")
+	s.fake.ResetCounters()
+	r := s.starter(t, "users", "list", "--json", "--timeout", "5m")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 100_000, "one JSON line a user")
+	seen := make(map[string]bool, len(lines))
+	for _, line := range lines {
+		var u struct{ ID string }
+		require.NoError(t, json.Unmarshal([]byte(line), &u))
+		seen[u.ID] = true
+	}
+	assert.Len(t, seen, 100_000, "every user once")
+	assert.Equal(t, 100, s.fake.Count("users:list"), "100 pages of 1000")
 }
 
 func TestStarterReportsARunningWorkflowWithTheSameID(t *testing.T) {
@@ -180,7 +201,7 @@ func TestWorkerBinary(t *testing.T) {
 	assert.Contains(t, r.stderr, "Personal Access Token name is required")
 	assert.Contains(t, r.stderr, "Personal Access Token secret is required")
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(testsuite.Context(t))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin.worker, "-log-format", "json")
 	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
@@ -210,4 +231,35 @@ func TestWorkerBinary(t *testing.T) {
 	assert.Equal(t, "Tableau (sandbox)", started["site"])
 	assert.Equal(t, "••••••••0000", started["secret"])
 	assert.NotContains(t, out, faketableau.SandboxAdminSecret)
+}
+
+// SIGTERM while a role change hangs in Tableau: the worker stops polling,
+// lets the activity finish and sign out, then exits 0.
+func TestWorkerStopsGracefullyDuringASlowCall(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin.worker, "-log-format", "json", "-stop-timeout", "20s")
+	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
+		"TABLEAU_CONNECTION_FILE="+filepath.Join(t.TempDir(), "none.json"),
+		"TABLEAU_SERVER_URL="+s.fake.Host, "TABLEAU_SITE=sandbox", "TABLEAU_CA_FILE="+s.fake.CAFile,
+		"TABLEAU_PAT_NAME="+faketableau.SandboxAdminPAT, "TABLEAU_PAT_SECRET="+faketableau.SandboxAdminSecret)...)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+
+	inFake := make(chan faketableau.Request, 1)
+	s.fake.Inject(faketableau.Fault{Method: "PUT", Times: 1, Latency: 3 * time.Second, Notify: inFake})
+	r := s.starter(t, "provision", "--user", "ana@example.com", "--role", "Explorer", "--wait=false")
+	require.Equal(t, 0, r.code, r.stderr)
+	select {
+	case <-inFake:
+	case <-ctx.Done():
+		t.Fatalf("the role update never reached Tableau:\n%s", logs.String())
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	assert.NoError(t, cmd.Wait(), "a graceful stop exits 0:\n%s", logs.String())
+	assert.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, "ana@example.com"), "the call in flight finished")
+	assert.Zero(t, s.fake.LiveSessions(), "and its session signed out")
+	assert.Equal(t, 2, s.fake.Count("signout"), "look-up and update sessions both signed out")
 }

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"tabflow/activities"
+	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
@@ -31,7 +32,7 @@ var soak = os.Getenv("TABFLOW_SOAK") != ""
 // provisionAll starts one Provision per user concurrently and waits for all.
 func (s *stack) provisionAll(t *testing.T, prefix string, users []string, role string) []error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 5*time.Minute)
 	defer cancel()
 	errs := make([]error, len(users))
 	var wg sync.WaitGroup
@@ -219,7 +220,7 @@ func TestFaultWorkerKilledMidActivity(t *testing.T) {
 		{Op: "grant", Role: "Creator", RequestID: "k4"},
 		{Op: "grant", Role: "ExplorerCanPublish", RequestID: "k5"},
 	}
-	ctx := t.Context()
+	ctx := testsuite.Context(t)
 	for _, ev := range events {
 		_, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue},
 			workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, IdleTimeout: "3s"})

@@ -25,7 +25,7 @@ import (
 // determinism for histories already in production fails CI.
 func TestHistoriesReplay(t *testing.T) {
 	s := startStack(t)
-	ctx := t.Context()
+	ctx := testsuite.Context(t)
 
 	var prov workflows.ProvisionResult
 	require.NoError(t, s.run(t, testsuite.RecordedHistories["provision.json"], workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Creator"}, &prov))
@@ -63,7 +63,7 @@ func TestHistoriesReplay(t *testing.T) {
 
 func fetchHistory(t *testing.T, c client.Client, id, runID string) *historypb.History {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 30*time.Second)
 	defer cancel()
 	iter := c.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}

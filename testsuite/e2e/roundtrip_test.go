@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
@@ -50,7 +51,7 @@ func TestHealthCheckReport(t *testing.T) {
 
 func TestSignalBurstBeforeAnyWorkerAppliesInArrivalOrder(t *testing.T) {
 	fake := startStackWithoutWorker(t)
-	ctx := t.Context()
+	ctx := testsuite.Context(t)
 	user := "dev@example.com"
 	id := workflows.UserAccessWorkflowID(user)
 	roles := []string{"Viewer", "Creator", "Explorer", "ExplorerCanPublish", "Viewer", "SiteAdministratorExplorer", "Explorer", "Creator", "Viewer", "Explorer"}
@@ -76,7 +77,7 @@ func TestWorkerStoppedMidActivityCompletesOnce(t *testing.T) {
 	s := startStack(t)
 	inFake := make(chan faketableau.Request, 1)
 	s.fake.Inject(faketableau.Fault{Method: "PUT", Times: 1, Latency: time.Minute, Notify: inFake})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 2*time.Minute)
 	defer cancel()
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "stop-mid-activity", TaskQueue: workflows.TaskQueue},
 		workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ben@example.com", Role: "Creator"})

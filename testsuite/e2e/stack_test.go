@@ -50,7 +50,7 @@ func (s *stack) startWorker(t testing.TB, cfg tableau.Config) worker.Worker {
 // run starts a workflow and waits for its result.
 func (s *stack) run(t *testing.T, id, workflowType string, input, result any) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), time.Minute)
 	defer cancel()
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflowType, input)
 	require.NoError(t, err)

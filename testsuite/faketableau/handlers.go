@@ -135,6 +135,8 @@ func endpointOf(r *http.Request) string {
 		return "users:list"
 	case len(rest) == 4 && rest[0] == "sites" && rest[2] == "users" && r.Method == http.MethodPut:
 		return "users:update"
+	case len(rest) == 4 && rest[0] == "sites" && rest[2] == "users" && r.Method == http.MethodDelete:
+		return "users:delete"
 	case len(rest) == 4 && rest[0] == "sites" && rest[2] == "users":
 		return "users:get"
 	case len(rest) == 3 && rest[0] == "sites" && rest[2] == "workbooks":
@@ -311,13 +313,29 @@ func (s *Server) users(r *http.Request, se *session, st *site, rest []string) re
 		}
 		return fail(404, codeUserNotFound, "Resource Not Found", fmt.Sprintf("User '%s' could not be found.", rest[0]))
 	case len(rest) == 1 && r.Method == http.MethodPut:
-		if !hasScope(se, "tableau:users:update") {
+		// Tableau's scope table lists no individual scope for Update User:
+		// only the users wildcard enables it.
+		if !hasScope(se, "tableau:users:*") {
 			return missingScope()
 		}
 		if !isAdmin(caller) {
 			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can update users.")
 		}
 		return s.updateUser(r, st, rest[0])
+	case len(rest) == 1 && r.Method == http.MethodDelete:
+		if !hasScope(se, "tableau:users:delete") {
+			return missingScope()
+		}
+		if !isAdmin(caller) {
+			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can remove users.")
+		}
+		for i, u := range st.users {
+			if u.ID == rest[0] {
+				st.users = append(st.users[:i:i], st.users[i+1:]...)
+				return reply{status: http.StatusNoContent}
+			}
+		}
+		return fail(404, codeUserNotFound, "Resource Not Found", fmt.Sprintf("User '%s' could not be found.", rest[0]))
 	}
 	return unknownResource(r)
 }
@@ -343,14 +361,14 @@ func (s *Server) listUsers(r *http.Request, st *site) reply {
 		pageNumber = n
 	}
 	matched := st.users
-	if f := q.Get("filter"); f != "" {
-		value, isName := strings.CutPrefix(f, "name:eq:")
-		if !isName {
-			return fail(400, codeBadRequest, "Bad Request", fmt.Sprintf("The filter expression '%s' is not supported by this fake.", f))
+	if expr := q.Get("filter"); expr != "" {
+		f, err := parseUserFilter(expr)
+		if err != nil {
+			return fail(400, codeBadRequest, "Bad Request", err.Error())
 		}
 		matched = nil
 		for _, u := range st.users {
-			if strings.EqualFold(u.Name, value) {
+			if f.match(u) {
 				matched = append(matched, u)
 			}
 		}

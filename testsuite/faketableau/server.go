@@ -19,7 +19,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -407,15 +406,6 @@ func (s *Server) ResetCounters() {
 	defer s.mu.Unlock()
 	s.requests, s.counts = nil, map[string]int{}
 	s.signIns, s.collisions, s.peak = 0, 0, 0
-}
-
-func (s *Server) sortedSites() []*site {
-	out := make([]*site, 0, len(s.sites))
-	for _, st := range s.sites {
-		out = append(out, st)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].contentURL < out[j].contentURL })
-	return out
 }
 
 func randomToken() string {
