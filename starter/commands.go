@@ -2,17 +2,12 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
-
-	"go.temporal.io/sdk/client"
 
 	"tabflow/tableau"
 	"tabflow/workflows"
@@ -43,89 +38,6 @@ func (a *app) userRole(name string, args []string, roleHelp string, fn func(user
 		return code
 	}
 	return fn(*u, *r)
-}
-
-func cmdGrant(a *app, args []string) int  { return a.access("grant", args) }
-func cmdRevoke(a *app, args []string) int { return a.access("revoke", args) }
-
-// access sends one event to the user's UserAccess workflow with
-// signal-with-start, and with --wait reports what became of it.
-func (a *app) access(op string, args []string) int {
-	fs := a.flags(op)
-	u := fs.String("user", "", "Tableau user name")
-	r := fs.String("role", "", "site role")
-	reqID := fs.String("request-id", "", "the upstream request's ID; a repeated ID is applied once (default: generated)")
-	at := fs.String("at", "", "the upstream event time, RFC 3339 (default: now); events older than the last applied one are skipped")
-	if code, ok := a.parse(fs, args); !ok {
-		return code
-	}
-	if strings.TrimSpace(*u) == "" {
-		return a.usageError("%s: --user is required", op)
-	}
-	if _, err := tableau.ParseProvisionableRole(*r); err != nil {
-		return a.usageError("%s: --role %v", op, err)
-	}
-	if *reqID == "" {
-		*reqID = "cli-" + rand.Text()[:12]
-	}
-	if *at == "" {
-		*at = time.Now().UTC().Format(time.RFC3339)
-	} else if _, err := time.Parse(time.RFC3339, *at); err != nil {
-		return a.usageError("%s: --at %q must be an RFC 3339 time such as 2026-11-23T10:00:00Z", op, *at)
-	}
-	c, ctx, done, ok := a.connect()
-	if !ok {
-		return exitFailed
-	}
-	defer done()
-	id := workflows.UserAccessWorkflowID(*u)
-	run, err := c.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal,
-		workflows.AccessEvent{Op: op, Role: *r, RequestID: *reqID, At: *at},
-		client.StartWorkflowOptions{TaskQueue: a.taskQueue}, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: *u})
-	if err != nil {
-		fmt.Fprintln(a.errOut, "error: sending", op+":", err)
-		return exitFailed
-	}
-	if !a.wait {
-		return a.printStarted(workflows.UserAccessWorkflow, id, run.GetRunID())
-	}
-	rec, err := waitForEvent(ctx, c, id, *reqID)
-	if err != nil {
-		if ctx.Err() != nil {
-			fmt.Fprintf(a.errOut, "error: gave up waiting after %s; request %s stays queued in %s\n", a.timeout, *reqID, id)
-			return exitTimeout
-		}
-		fmt.Fprintln(a.errOut, "error:", err)
-		return exitFailed
-	}
-	code := a.print(rec, func(w io.Writer) { fmt.Fprintf(w, "%s %s %s: %s — %s\n", op, *r, *u, rec.Outcome, rec.Message) })
-	if rec.Outcome == workflows.OutcomeFailed || rec.Outcome == workflows.OutcomeRejected {
-		return exitFailed
-	}
-	return code
-}
-
-// waitForEvent polls the history query until the request has an outcome.
-func waitForEvent(ctx context.Context, c client.Client, id, requestID string) (*workflows.AccessRecord, error) {
-	for {
-		v, err := c.QueryWorkflow(ctx, id, "", workflows.HistoryQuery)
-		if err == nil {
-			var hist []workflows.AccessRecord
-			if err := v.Get(&hist); err != nil {
-				return nil, err
-			}
-			for i := len(hist) - 1; i >= 0; i-- {
-				if hist[i].RequestID == requestID {
-					return &hist[i], nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
 }
 
 func cmdHealthCheck(a *app, args []string) int {

@@ -51,8 +51,9 @@ func init() {
 	commands = []command{
 		{"provision", "--user U --role R", "set a user's site role now (direct; bypasses per-user ordering)", cmdProvision},
 		{"deprovision", "--user U --role R", "set Unlicensed if R is the user's current role (direct)", cmdDeprovision},
-		{"grant", "--user U --role R [--request-id ID] [--at T]", "send a grant to the user's UserAccess workflow (ordered)", cmdGrant},
-		{"revoke", "--user U --role R [--request-id ID] [--at T]", "send a revoke to the user's UserAccess workflow (ordered)", cmdRevoke},
+		{"grant", "--user U --role R [--for D | --until T] [--request-id ID] [--at T]", "grant through the user's access entity (ordered; prints the outcome)", cmdGrant},
+		{"revoke", "--user U --role R [--request-id ID] [--at T]", "revoke through the user's access entity (ordered; prints the outcome)", cmdRevoke},
+		{"access", "show --user U", "the grants the user's access entity holds, and its history", cmdAccess},
 		{"healthcheck", "", "run the four connection checks", cmdHealthCheck},
 		{"users", "list|get|set-role", "site users: list [--filter F], get --user U|--id ID, set-role --user U --role R", cmdUsers},
 		{"content", "collections|search|usage", "content: collections, search --terms T, usage --type T --luid L", cmdContent},
@@ -173,8 +174,8 @@ func (a *app) dial() (client.Client, error) {
 	return c, nil
 }
 
-// connect dials Temporal and bounds the command by --timeout; a failure is
-// printed. done closes both.
+// connect dials Temporal, bounds the command by --timeout and checks that a
+// worker polls the task queue; a failure is printed. done closes both.
 func (a *app) connect() (c client.Client, ctx context.Context, done func(), ok bool) {
 	c, err := a.dial()
 	if err != nil {
@@ -182,7 +183,12 @@ func (a *app) connect() (c client.Client, ctx context.Context, done func(), ok b
 		return nil, nil, nil, false
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.timeout)
-	return c, ctx, func() { cancel(); c.Close() }, true
+	done = func() { cancel(); c.Close() }
+	if !a.workerPolls(ctx, c) {
+		done()
+		return nil, nil, nil, false
+	}
+	return c, ctx, done, true
 }
 
 // workflowID is the --id flag or a fresh ID naming the workflow and subject.

@@ -12,11 +12,18 @@ import (
 
 // RecordedHistories maps each file in workflows/testdata to the workflow ID
 // it was recorded under: replay must use the original ID, since UserAccess
-// derives its child workflow IDs from it.
+// derives its child workflow IDs from it. TestHistoriesReplay (testsuite/e2e)
+// records them anew, but for FrozenHistories.
 var RecordedHistories = map[string]string{
-	"provision.json":  "replay-provision",
-	"useraccess.json": workflows.UserAccessWorkflowID("ben@example.com"),
+	"provision.json":         "replay-provision",
+	"useraccess.json":        "tableau-access/ben@example.com",
+	"useraccess-entity.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 }
+
+// FrozenHistories were recorded by earlier versions of tabflow, which can no
+// longer produce them: they prove that runs started then still replay.
+// useraccess.json is an access entity of version 1 (per-user ID, idle timer).
+var FrozenHistories = map[string]bool{"useraccess.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show
 // --output json` writes it) against the current workflow code.

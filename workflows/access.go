@@ -130,9 +130,12 @@ func updateRole(ctx workflow.Context, user string, u *tableau.User, role tableau
 
 // DeprovisionInput revokes a role: {"user":"ana@example.com","role":"Explorer"}.
 type DeprovisionInput struct {
-	User     string `json:"user"`
-	Role     string `json:"role"`
-	problems []string
+	User string `json:"user"`
+	Role string `json:"role"`
+	// FallbackRole, set by the access entity, is the grant the user still
+	// holds: the role to set instead of Unlicensed.
+	FallbackRole string `json:"fallbackRole,omitempty"`
+	problems     []string
 }
 
 func (in *DeprovisionInput) UnmarshalJSON(b []byte) error {
@@ -153,13 +156,17 @@ type DeprovisionResult struct {
 	Message      string `json:"message"`
 }
 
-// Deprovision sets the user's role to Unlicensed only when the revoked role is
-// the user's current one, so a stale or secondary grant never strips access
-// the user still holds. It never deletes the user.
+// Deprovision sets the user's role to Unlicensed (or FallbackRole) only when
+// the revoked role is the user's current one, so a stale or secondary grant
+// never strips access the user still holds. It never deletes the user.
 func Deprovision(ctx workflow.Context, in DeprovisionInput) (*DeprovisionResult, error) {
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	revoked := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
+	next := tableau.RoleUnlicensed
+	if in.FallbackRole != "" {
+		next = p.checkRole("fallbackRole", in.FallbackRole, tableau.ParseProvisionableRole)
+	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -180,11 +187,14 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (*DeprovisionResult,
 			in.User, found.User.SiteRole, revoked)
 		return res, nil
 	}
-	updated, err := updateRole(ctx, in.User, found.User, tableau.RoleUnlicensed)
+	updated, err := updateRole(ctx, in.User, found.User, next)
 	if err != nil {
 		return nil, err
 	}
 	res.Role, res.Changed = string(updated.SiteRole), true
 	res.Message = fmt.Sprintf("%s: site role %s → %s (access revoked; the user is kept)", in.User, res.PreviousRole, res.Role)
+	if next != tableau.RoleUnlicensed {
+		res.Message = fmt.Sprintf("%s: site role %s → %s (the %s access revoked; the %s grant is still held)", in.User, res.PreviousRole, res.Role, revoked, next)
+	}
 	return res, nil
 }

@@ -159,7 +159,7 @@ func TestInvalidInputFailsBeforeAnyActivity(t *testing.T) {
 		{workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sites/../../x"}, "must not contain . or .. segments"},
 		{workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "sites", "body": "not json"}, "body must be a JSON object or array"},
 		{workflows.ListUsersWorkflow, map[string]any{"filter": "drop table"}, "filter \"drop table\" must be Tableau filter syntax"},
-		{workflows.UserAccessWorkflow, map[string]any{"user": "ana@example.com", "idleTimeout": "soon"}, `idleTimeout "soon" must be a positive duration`},
+		{workflows.UserAccessWorkflow, map[string]any{"user": "ana@example.com", "maxEventsPerRun": -1}, "maxEventsPerRun must not be negative"},
 		{workflows.UsageStatsWorkflow, map[string]any{}, "items or type and luid are required"},
 	}
 	for _, c := range cases {
@@ -220,5 +220,5 @@ func TestEveryWorkflowIsRegisteredUnderItsSpecName(t *testing.T) {
 	}
 	assert.ElementsMatch(t, want, got)
 	assert.Equal(t, "tableau", workflows.TaskQueue)
-	assert.Equal(t, "tableau-access/ana@example.com", workflows.UserAccessWorkflowID(" Ana@Example.com "))
+	assert.Equal(t, "tableau-access/tableau/ana@example.com", workflows.UserAccessWorkflowID(workflows.TaskQueue, " Ana@Example.com "))
 }

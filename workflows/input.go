@@ -96,6 +96,11 @@ func (p problems) err() error {
 
 func joinProblems(p problems) string { return strings.Join(p, "; ") }
 
+// newInvalidInput is the non-retryable failure for input that cannot be used.
+func newInvalidInput(msg string) error {
+	return temporal.NewNonRetryableApplicationError(msg, activities.ErrInvalidInput, nil)
+}
+
 // checkUserName validates a Tableau user name (on Cloud, an e-mail address).
 func (p *problems) checkUserName(field, name string) {
 	switch {

@@ -25,16 +25,26 @@ const (
 	TableauRequestWorkflow  = "TableauRequest"
 )
 
-// AccessSignal carries every grant and revoke into UserAccess. One signal
-// name on purpose: Temporal does not keep arrival order across channels.
-const AccessSignal = "access"
+// UserAccess's signal, updates and queries.
+const (
+	// AccessSignal carries a grant or revoke, fire and forget. One signal
+	// name on purpose: Temporal does not keep arrival order across channels.
+	AccessSignal = "access"
+	// AccessUpdate carries a grant or revoke and answers with its record
+	// once applied; use it with Update-With-Start.
+	AccessUpdate = "access"
+	// ForgetUpdate ends the entity and its memory (the grants stay in Tableau).
+	ForgetUpdate = "forget"
+	// HistoryQuery lists the last access events and what became of them.
+	HistoryQuery = "history"
+	// GrantsQuery lists the grants the entity holds, with their expiry.
+	GrantsQuery = "grants"
+)
 
-// HistoryQuery lists every access event UserAccess has seen and its outcome.
-const HistoryQuery = "history"
-
-// UserAccessWorkflowID is the ID of a user's UserAccess workflow, to use with
-// signal-with-start. Tableau user names are case-insensitive, so the ID is
-// lower-cased: one entity per user, whatever case upstream sends.
-func UserAccessWorkflowID(user string) string {
-	return "tableau-access/" + strings.ToLower(strings.TrimSpace(user))
+// UserAccessWorkflowID is the ID of a user's access entity on the site a
+// task queue serves: tableau-access/{task queue}/{user, lower-cased}. Tableau
+// user names are case-insensitive: one entity per site and user, whatever
+// case upstream sends.
+func UserAccessWorkflowID(taskQueue, user string) string {
+	return "tableau-access/" + taskQueue + "/" + strings.ToLower(strings.TrimSpace(user))
 }

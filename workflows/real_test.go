@@ -1,16 +1,12 @@
 package workflows_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/converter"
 	sdktestsuite "go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"tabflow/activities"
 	"tabflow/tableau"
@@ -156,108 +152,6 @@ func TestHealthCheckContentFallsBackOnOldServers(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	assert.True(t, res.Checks[2].OK, "%+v", res.Checks[2])
 	assert.Equal(t, 1, fake.Count("workbooks:list"))
-}
-
-func access(op, role, id, at string) workflows.AccessEvent {
-	return workflows.AccessEvent{Op: op, Role: role, RequestID: id, At: at}
-}
-
-func outcomes(h []workflows.AccessRecord) []string {
-	var out []string
-	for _, r := range h {
-		out = append(out, r.RequestID+":"+r.Outcome)
-	}
-	return out
-}
-
-func TestUserAccessAppliesBufferedEventsInArrivalOrder(t *testing.T) {
-	env, fake := realEnv(t)
-	env.RegisterDelayedCallback(func() {
-		for _, ev := range []workflows.AccessEvent{
-			access("grant", "Explorer", "r1", "2026-11-23T10:00:00Z"),
-			access("revoke", "Explorer", "r2", "2026-11-23T10:01:00Z"),
-			access("grant", "Creator", "r3", "2026-11-23T10:02:00Z"),
-			access("grant", "Creator", "r3", "2026-11-23T10:02:00Z"), // duplicate delivery
-			access("revoke", "Viewer", "r4", "2026-11-23T10:03:00Z"), // not the current role
-			access("grant", "Viewer", "r5", "2026-11-23T09:00:00Z"),  // older than the last applied
-			access("grant", "Boss", "r6", ""),                        // invalid
-		} {
-			env.SignalWorkflow(workflows.AccessSignal, ev)
-		}
-	}, 0)
-	env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "ana@example.com"})
-	var res workflows.UserAccessResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, []string{"r1:applied", "r2:applied", "r3:applied", "r3:duplicate", "r4:unchanged", "r5:stale", "r6:rejected"}, outcomes(res.History))
-	assert.Equal(t, "Creator", fake.Role(faketableau.SandboxSite, "ana@example.com"))
-	assert.Equal(t, "Unlicensed", res.History[1].RoleAfter)
-	assert.Contains(t, res.History[6].Message, `role "Boss" is not a site role tabflow can set`)
-	assert.Equal(t, 3, fake.Count("users:update"), "only the three applied events changed anything")
-}
-
-func TestUserAccessDelayedEventsAndQuery(t *testing.T) {
-	env, fake := realEnv(t)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.AccessSignal, access("grant", "Viewer", "a", "")) }, time.Minute)
-	env.RegisterDelayedCallback(func() {
-		v, err := env.QueryWorkflow(workflows.HistoryQuery)
-		require.NoError(t, err)
-		var h []workflows.AccessRecord
-		require.NoError(t, v.Get(&h))
-		assert.Equal(t, []string{"a:unchanged"}, outcomes(h))
-		env.SignalWorkflow(workflows.AccessSignal, access("grant", "Explorer", "b", ""))
-	}, 5*time.Minute)
-	env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "ben@example.com"})
-	var res workflows.UserAccessResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, []string{"a:unchanged", "b:applied"}, outcomes(res.History), "ben already was a Viewer")
-	assert.Equal(t, "Explorer", fake.Role(faketableau.SandboxSite, "ben@example.com"))
-}
-
-func TestUserAccessFailedEventCanBeRedelivered(t *testing.T) {
-	env, fake := realEnv(t)
-	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(workflows.AccessSignal, access("grant", "Viewer", "x1", ""))
-	}, 0)
-	env.RegisterDelayedCallback(func() {
-		fake.AddUser(faketableau.SandboxSite, faketableau.User{Name: "late@example.com", SiteRole: "Unlicensed"})
-		env.SignalWorkflow(workflows.AccessSignal, access("grant", "Viewer", "x1", ""))
-	}, time.Minute)
-	env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "late@example.com"})
-	var res workflows.UserAccessResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	assert.Equal(t, []string{"x1:failed", "x1:applied"}, outcomes(res.History))
-	assert.Contains(t, res.History[0].Message, "never creates Tableau accounts")
-}
-
-func TestUserAccessContinueAsNewKeepsBufferedSignals(t *testing.T) {
-	env, fake := realEnv(t)
-	env.RegisterDelayedCallback(func() {
-		for i, role := range []string{"Viewer", "Explorer", "Creator", "Explorer", "Viewer"} {
-			env.SignalWorkflow(workflows.AccessSignal, access("grant", role, string(rune('a'+i)), ""))
-		}
-	}, 0)
-	env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "dev@example.com", MaxEventsPerRun: 2})
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(env.GetWorkflowError(), &can), "%v", env.GetWorkflowError())
-	var next workflows.UserAccessInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	require.NotNil(t, next.State)
-	assert.Equal(t, []string{"a:applied", "b:applied", "c:applied", "d:applied", "e:applied"}, outcomes(next.State.History),
-		"the three signals buffered behind the limit were drained, not lost")
-	assert.Equal(t, "Viewer", fake.Role(faketableau.SandboxSite, "dev@example.com"))
-	assert.Equal(t, 2, next.MaxEventsPerRun)
-
-	// The next run keeps the dedupe set and the sequence.
-	env2 := envWith(t, fake, fake.PATConfig())
-	env2.RegisterDelayedCallback(func() {
-		env2.SignalWorkflow(workflows.AccessSignal, access("grant", "Creator", "c", ""))
-	}, 0)
-	next.MaxEventsPerRun = 0
-	env2.ExecuteWorkflow(workflows.UserAccessWorkflow, next)
-	var res workflows.UserAccessResult
-	require.NoError(t, env2.GetWorkflowResult(&res))
-	assert.Equal(t, "c:duplicate", outcomes(res.History)[5])
-	assert.Equal(t, 6, res.Events)
 }
 
 func TestReadWorkflowsAgainstFake(t *testing.T) {

@@ -203,11 +203,7 @@ func TestWorkerBinary(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(testsuite.Context(t))
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin.worker, "-log-format", "json")
-	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
-		"TABLEAU_CONNECTION_FILE="+filepath.Join(t.TempDir(), "none.json"),
-		"TABLEAU_SERVER_URL="+s.fake.Host, "TABLEAU_SITE=sandbox", "TABLEAU_CA_FILE="+s.fake.CAFile,
-		"TABLEAU_PAT_NAME="+faketableau.SandboxAdminPAT, "TABLEAU_PAT_SECRET="+faketableau.SandboxAdminSecret)...)
+	cmd := s.workerCmd(t, ctx)
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())
@@ -239,11 +235,7 @@ func TestWorkerStopsGracefullyDuringASlowCall(t *testing.T) {
 	s := startStackWithoutWorker(t)
 	ctx, cancel := context.WithTimeout(testsuite.Context(t), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin.worker, "-log-format", "json", "-stop-timeout", "20s")
-	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
-		"TABLEAU_CONNECTION_FILE="+filepath.Join(t.TempDir(), "none.json"),
-		"TABLEAU_SERVER_URL="+s.fake.Host, "TABLEAU_SITE=sandbox", "TABLEAU_CA_FILE="+s.fake.CAFile,
-		"TABLEAU_PAT_NAME="+faketableau.SandboxAdminPAT, "TABLEAU_PAT_SECRET="+faketableau.SandboxAdminSecret)...)
+	cmd := s.workerCmd(t, ctx, "-stop-timeout", "20s")
 	var logs syncBuffer
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())

@@ -15,8 +15,41 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"tabflow/testsuite"
+	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
+
+// recordAccessEntity drives an access entity through every path: grants by
+// Update-With-Start and by signal, a duplicate, a stale event, a revoke that
+// falls back to the grant still held, a time-bound grant that expires, and
+// forget.
+func recordAccessEntity(t *testing.T, s *stack, id string) {
+	ctx := testsuite.Context(t)
+	user := "ben@example.com"
+	start := client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue, WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
+	update := func(ev workflows.AccessEvent) workflows.AccessRecord {
+		h, err := s.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: s.client.NewWithStartWorkflowOperation(start, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user}),
+			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.AccessUpdate, Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted},
+		})
+		require.NoError(t, err)
+		var rec workflows.AccessRecord
+		require.NoError(t, h.Get(ctx, &rec))
+		return rec
+	}
+	assert.Equal(t, workflows.OutcomeApplied, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"}).Outcome)
+	_, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal,
+		workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r2", At: "2026-11-23T10:01:00Z"},
+		start, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user})
+	require.NoError(t, err)
+	assert.Equal(t, "Explorer", update(workflows.AccessEvent{Op: "revoke", Role: "Creator", RequestID: "r3", At: "2026-11-23T10:02:00Z"}).RoleAfter)
+	assert.Equal(t, workflows.OutcomeDuplicate, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"}).Outcome)
+	assert.Equal(t, workflows.OutcomeStale, update(workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: "r4", At: "2026-11-23T09:00:00Z"}).Outcome)
+	assert.Equal(t, "Creator", update(workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r5", Duration: "2s"}).RoleAfter)
+	require.Eventually(t, func() bool { return s.fake.Role(faketableau.SandboxSite, user) == "Explorer" }, 30*time.Second, 100*time.Millisecond, "the 2 s grant expires")
+	res := s.forget(t, id)
+	assert.Equal(t, workflows.OutcomeExpired, res.History[len(res.History)-1].Outcome)
+}
 
 // TestHistoriesReplay runs Provision and UserAccess on a real server, then
 // replays their histories against the current workflow code. With
@@ -25,30 +58,17 @@ import (
 // determinism for histories already in production fails CI.
 func TestHistoriesReplay(t *testing.T) {
 	s := startStack(t)
-	ctx := testsuite.Context(t)
-
 	var prov workflows.ProvisionResult
 	require.NoError(t, s.run(t, testsuite.RecordedHistories["provision.json"], workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Creator"}, &prov))
 	require.True(t, prov.Changed)
 
-	id := testsuite.RecordedHistories["useraccess.json"]
-	run, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal,
-		workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"},
-		client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue}, workflows.UserAccessWorkflow,
-		workflows.UserAccessInput{User: "ben@example.com", IdleTimeout: "3s"})
-	require.NoError(t, err)
-	for _, ev := range []workflows.AccessEvent{
-		{Op: "revoke", Role: "Explorer", RequestID: "r2", At: "2026-11-23T10:01:00Z"},
-		{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"},
-		{Op: "grant", Role: "Viewer", RequestID: "r3", At: "2026-11-23T09:00:00Z"},
-	} {
-		require.NoError(t, s.client.SignalWorkflow(ctx, id, "", workflows.AccessSignal, ev))
-	}
-	var access workflows.UserAccessResult
-	require.NoError(t, run.Get(ctx, &access))
-	require.Len(t, access.History, 4)
+	recordAccessEntity(t, s, testsuite.RecordedHistories["useraccess-entity.json"])
 
 	for name, wfID := range testsuite.RecordedHistories {
+		if testsuite.FrozenHistories[name] {
+			assert.NoError(t, testsuite.ReplayHistoryFile(filepath.Join("..", "..", "workflows", "testdata", name), wfID), name)
+			continue
+		}
 		hist := fetchHistory(t, s.client, wfID, "")
 		data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 		require.NoError(t, err)

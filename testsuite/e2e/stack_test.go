@@ -9,6 +9,9 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"tabflow/activities"
 	"tabflow/tableau"
 	"tabflow/testsuite"
+	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
 
@@ -55,6 +59,39 @@ func (s *stack) run(t *testing.T, id, workflowType string, input, result any) er
 	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflowType, input)
 	require.NoError(t, err)
 	return run.Get(ctx, result)
+}
+
+// workerCmd is the worker binary, configured for this stack's Temporal
+// server and fake Tableau (PAT auth), not yet started.
+func (s *stack) workerCmd(t *testing.T, ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin.worker, append([]string{"-log-format", "json"}, args...)...)
+	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
+		"TABLEAU_CONNECTION_FILE="+filepath.Join(t.TempDir(), "none.json"),
+		"TABLEAU_SERVER_URL="+s.fake.Host, "TABLEAU_SITE=sandbox", "TABLEAU_CA_FILE="+s.fake.CAFile,
+		"TABLEAU_PAT_NAME="+faketableau.SandboxAdminPAT, "TABLEAU_PAT_SECRET="+faketableau.SandboxAdminSecret)...)
+	return cmd
+}
+
+// startWorkerProcess starts the worker binary, killed with the test.
+func (s *stack) startWorkerProcess(t *testing.T) *exec.Cmd {
+	cmd := s.workerCmd(t, context.Background())
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// forget ends a user's access entity (the forget update) once its queued
+// events are applied, and returns its final state.
+func (s *stack) forget(t *testing.T, id string) workflows.UserAccessResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	h, err := s.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.ForgetUpdate, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.NoError(t, h.Get(ctx, nil))
+	var res workflows.UserAccessResult
+	require.NoError(t, s.client.GetWorkflow(ctx, id, "").Get(ctx, &res))
+	return res
 }
 
 // startStackWithoutWorker starts the server and fake only.

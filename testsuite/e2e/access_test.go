@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"tabflow/activities"
+	"tabflow/testsuite"
+	"tabflow/testsuite/faketableau"
+	"tabflow/workflows"
+)
+
+// updateAccess sends ev as the temporal CLI's execute-update-with-start
+// does: Update-With-Start, conflict policy use-existing, waiting for the
+// answer.
+func (s *stack) updateAccess(ctx context.Context, taskQueue, user string, in workflows.UserAccessInput, ev workflows.AccessEvent) (workflows.AccessRecord, error) {
+	in.User = user
+	start := client.StartWorkflowOptions{ID: workflows.UserAccessWorkflowID(taskQueue, user), TaskQueue: taskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
+	h, err := s.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: s.client.NewWithStartWorkflowOperation(start, workflows.UserAccessWorkflow, in),
+		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.AccessUpdate, Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	var rec workflows.AccessRecord
+	if err == nil {
+		err = h.Get(ctx, &rec)
+	}
+	return rec, err
+}
+
+func TestAccessEntityEndToEnd(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	const user = "ana@example.com"
+	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	role := func() string { return s.fake.Role(faketableau.SandboxSite, user) }
+	// The entity continues as new every 3 events, so what follows crosses runs.
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue},
+		workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, MaxEventsPerRun: 3})
+	require.NoError(t, err)
+
+	// The answer says applied once Tableau has the role; the CLI prints it.
+	r := s.starter(t, "grant", "--user", " "+user, "--role", "Explorer", "--request-id", "r1", "--at", "2026-11-23T10:00:00Z")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "grant Explorer ana@example.com: applied — ana@example.com: site role Unlicensed → Explorer\n", r.stdout, "--user is trimmed")
+	assert.Equal(t, "Explorer", role())
+
+	// An invalid update is rejected before it is accepted: no history event.
+	_, err = s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{},
+		workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "bad-1", Duration: "soon"})
+	require.ErrorContains(t, err, `duration "soon" must be a positive Go duration`)
+	for _, ev := range fetchHistory(t, s.client, id, "").Events {
+		assert.NotContains(t, ev.String(), "bad-1", "the rejected update left no trace in history")
+	}
+
+	// Revoking the current role falls back to the grant still held.
+	r = s.starter(t, "grant", "--user", user, "--role", "Creator", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = s.starter(t, "revoke", "--user", user, "--role", "Creator")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "site role Creator → Explorer (the Creator access revoked; the Explorer grant is still held)")
+	assert.Equal(t, "Explorer", role())
+
+	// A 6 s grant expires on its own, back to the grant still held.
+	r = s.starter(t, "grant", "--user", user, "--role", "SiteAdministratorExplorer", "--for", "6s")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "SiteAdministratorExplorer", role())
+	require.Eventually(t, func() bool { return role() == "Explorer" }, 30*time.Second, 200*time.Millisecond, "the grant expired")
+	r = s.starter(t, "access", "show", "--user", user)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Explorer until revoked")
+	assert.Contains(t, r.stdout, "expired")
+
+	// Oversized fields are rejected, and the entity keeps working.
+	huge := strings.Repeat("x", 1400<<10)
+	for range 2 {
+		require.NoError(t, s.client.SignalWorkflow(ctx, id, "", workflows.AccessSignal, workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: huge}))
+	}
+	_, err = s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: huge})
+	require.ErrorContains(t, err, "requestId is 1433600 bytes long; at most 256")
+
+	// A failed grant is a failure for the CLI.
+	r = s.starter(t, "grant", "--user", "ghost@example.com", "--role", "Viewer")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stdout, "failed — Tableau user \"ghost@example.com\" was not found")
+
+	// A typo in --task-queue is caught before anything starts.
+	r = s.starter(t, "grant", "--user", user, "--role", "Viewer", "--task-queue", "tablaeu")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `no worker is polling "tablaeu"`)
+
+	// Continue-as-new and a worker restart later, a redelivered grant
+	// changes nothing.
+	require.NoError(t, s.client.SignalWorkflow(ctx, id, "", workflows.AccessSignal, workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: "v1"}))
+	s.worker.Stop()
+	s.worker = s.startWorker(t, s.fake.PATConfig())
+	rec, err := s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"})
+	require.NoError(t, err)
+	assert.Equal(t, workflows.OutcomeDuplicate, rec.Outcome)
+	assert.NotEqual(t, run.GetRunID(), describeRun(t, s, id), "the entity continued as new meanwhile")
+
+	// The signal path (--wait=false) still works.
+	r = s.starter(t, "revoke", "--user", user, "--role", "Explorer", "--wait=false")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Eventually(t, func() bool { return role() == "Viewer" }, 30*time.Second, 200*time.Millisecond, "the signalled revoke fell back to the Viewer grant")
+
+	res := s.forget(t, id)
+	assert.Equal(t, []string{"Viewer"}, grantRoles(res.Grants))
+}
+
+// Two sites, one worker and task queue each: the same user has two separate
+// entities, and a grant on one site never touches the other.
+func TestAccessEntityPerSite(t *testing.T) {
+	s := startStack(t)
+	siteB := testsuite.StartTableau(t)
+	actsB := activities.New(siteB.Client(t, siteB.PATConfig()))
+	s.server.NewWorker("site-b", func(r worker.Registry) { workflows.Register(r, actsB) })
+	const user = "ben@example.com"
+
+	r := s.starter(t, "grant", "--user", user, "--role", "Creator", "--task-queue", "site-b")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "Creator", siteB.Role(faketableau.SandboxSite, user))
+	assert.Equal(t, "Viewer", s.fake.Role(faketableau.SandboxSite, user), "site A untouched")
+
+	r = s.starter(t, "grant", "--user", user, "--role", "Explorer")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, user))
+	assert.Equal(t, "Creator", siteB.Role(faketableau.SandboxSite, user), "site B untouched")
+
+	a := s.forget(t, workflows.UserAccessWorkflowID(workflows.TaskQueue, user))
+	b := s.forget(t, workflows.UserAccessWorkflowID("site-b", user))
+	assert.Equal(t, []string{"Explorer"}, grantRoles(a.Grants))
+	assert.Equal(t, []string{"Creator"}, grantRoles(b.Grants))
+}
+
+// 300 events for one user, across forced continue-as-new runs and a worker
+// killed mid-way: every event exactly once, in order, and every run's
+// history bounded.
+func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	const user, n = "dev@example.com", 300
+	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	first := s.startWorkerProcess(t)
+	var firstRunID string
+	for i := range n {
+		ev := workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: fmt.Sprintf("e%03d", i+1)}
+		if i%2 == 1 {
+			ev.Op = "revoke"
+		}
+		run, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue},
+			workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, MaxEventsPerRun: 100})
+		require.NoError(t, err)
+		if i == 0 {
+			firstRunID = run.GetRunID()
+		}
+		if i == n/2 {
+			require.NoError(t, first.Process.Kill()) // SIGKILL mid-stream, likely mid-call
+			first.Wait()
+			s.startWorkerProcess(t)
+		}
+	}
+	userChanges := func() []string {
+		var changes []string
+		for _, c := range s.fake.RoleChanges() {
+			if c.User == user {
+				changes = append(changes, c.To)
+			}
+		}
+		return changes
+	}
+	require.Eventually(t, func() bool { return len(userChanges()) >= n }, 3*time.Minute, 200*time.Millisecond, "every event applied")
+	res := s.forget(t, id)
+	assert.Equal(t, n, res.Events, "one record per event: none lost, none twice")
+	require.Len(t, res.History, 200, "the last 200 records are kept")
+	for i, rec := range res.History {
+		assert.Equal(t, fmt.Sprintf("e%03d", n-200+i+1), rec.RequestID, "in order")
+		assert.Equal(t, workflows.OutcomeApplied, rec.Outcome, rec.Message)
+	}
+	changes := userChanges()
+	require.Len(t, changes, n, "Tableau saw each event's change once")
+	for i, to := range changes {
+		want := map[bool]string{true: "Viewer", false: "Unlicensed"}[i%2 == 0]
+		require.Equal(t, want, to, "change %d in event order", i)
+	}
+
+	// Walk the chain of runs: each continued as new, none grew large.
+	runs, longest := 0, 0
+	for runID := firstRunID; runID != ""; runs++ {
+		hist := fetchHistory(t, s.client, id, runID)
+		longest = max(longest, len(hist.Events))
+		last := hist.Events[len(hist.Events)-1]
+		runID = last.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+	}
+	t.Logf("%d events in %d runs; the longest run has %d history events", n, runs, longest)
+	assert.GreaterOrEqual(t, runs, 3, "continued as new at least twice")
+	assert.Less(t, longest, 1500, "no run's history grows with the input stream")
+}
+
+func describeRun(t *testing.T, s *stack, id string) string {
+	t.Helper()
+	d, err := s.client.DescribeWorkflowExecution(testsuite.Context(t), id, "")
+	require.NoError(t, err)
+	return d.WorkflowExecutionInfo.Execution.RunId
+}
+
+func grantRoles(gs []workflows.Grant) []string {
+	var out []string
+	for _, g := range gs {
+		out = append(out, string(g.Role))
+	}
+	return out
+}
