@@ -52,7 +52,7 @@ func inSession[T any](ctx context.Context, a *Activities, budget time.Duration, 
 	})
 	if err != nil {
 		var zero T
-		return zero, classify(err)
+		return zero, classify(ctx, err)
 	}
 	return out, nil
 }
@@ -158,7 +158,7 @@ func (a *Activities) ServerInfo(ctx context.Context) (*tableau.ServerInfo, error
 	ctx, cancel := context.WithTimeout(ctx, ReadBudget)
 	defer cancel()
 	info, err := a.Tableau.ServerInfo(ctx)
-	return info, classify(err)
+	return info, classify(ctx, err)
 }
 
 // CurrentSession tells which site and user the credentials open.

@@ -104,6 +104,16 @@ func TestActivityErrorClasses(t *testing.T) {
 			return err
 		}, wantType: activities.ErrInvalidInput, nonRetryable: true},
 		{name: "reset", fault: &faketableau.Fault{Reset: true}, wantType: activities.ErrTableauUnreachable, wantMessage: "could not reach Tableau at " + fake.Host},
+		{name: "an hour-long Retry-After", fault: &faketableau.Fault{Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"},
+			wantType: activities.ErrTableauRateLimited},
+		{name: "a body that stalls past the request timeout", cfg: func() tableau.Config {
+			c := fake.PATConfig()
+			c.Timeout = 300 * time.Millisecond
+			return c
+		}, fault: &faketableau.Fault{PathContains: "/users", Status: 200, Body: `{"users":{}}`, StallBody: 2 * time.Second},
+			wantType: activities.ErrTableauUnreachable, wantMessage: "could not reach Tableau at"},
+		{name: "a malformed redirect Location", fault: &faketableau.Fault{PathContains: "signin", Status: 302, Header: http.Header{"Location": {"https://[::1"}}},
+			wantType: activities.ErrTableauRedirectRefused, nonRetryable: true, wantMessage: "not a valid URL"},
 		{name: "503 with Retry-After", fault: &faketableau.Fault{Status: 503, Header: http.Header{"Retry-After": {"11"}}, Body: "down for maintenance"},
 			wantType: activities.ErrTableauServerError, wantMessage: "down for maintenance"},
 		{name: "site not found is no unknown user", fault: &faketableau.Fault{PathContains: "/users", Status: 404, Body: `{"error":{"code":"404000","summary":"Not Found","detail":"Site not found"}}`},
@@ -138,6 +148,9 @@ func TestActivityErrorClasses(t *testing.T) {
 			assert.Equal(t, c.nonRetryable, ae.NonRetryable())
 			assert.Contains(t, ae.Error(), c.wantMessage)
 			assert.NotContains(t, ae.Error(), faketableau.SandboxAdminSecret)
+			if c.name == "an hour-long Retry-After" {
+				assert.Equal(t, time.Minute, ae.NextRetryDelay(), "capped, so the activity keeps retrying")
+			}
 			if c.name == "503 with Retry-After" {
 				assert.Equal(t, 11*time.Second, ae.NextRetryDelay(), "a 503 may say when to come back")
 			}

@@ -3,6 +3,9 @@ package activities
 import (
 	"context"
 	"errors"
+	"time"
+
+	"go.temporal.io/sdk/activity"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -36,15 +39,24 @@ type ErrorDetails struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
+// maxRetryAfter caps a Retry-After outside an activity (or when its retry
+// policy has no maximum interval).
+const maxRetryAfter = time.Minute
+
 // classify turns a tableau error into a Temporal application error with a
-// stable type and SPEC §2's retryability. It returns the application error
-// itself: wrapping it again would hide NonRetryable from the SDK.
-func classify(err error) error {
+// stable type and SPEC §2's retryability: every failure is one of the
+// documented types. It returns the application error itself: wrapping it
+// again would hide NonRetryable from the SDK.
+func classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if ctx.Err() != nil {
+		return ctx.Err() // the activity itself was cancelled or timed out
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The call budget ran out: Tableau (or the network) is too slow.
+		return temporal.NewApplicationError("could not reach Tableau: no answer within the call budget ("+err.Error()+")", ErrTableauUnreachable)
 	}
 	var apiErr *tableau.APIError
 	var details []any
@@ -54,7 +66,10 @@ func classify(err error) error {
 	opts := temporal.ApplicationErrorOptions{Details: details}
 	var typ string
 	var redirect *tableau.RedirectError
+	var input *tableau.InputError
 	switch {
+	case errors.As(err, &input):
+		typ, opts.NonRetryable = ErrInvalidInput, true
 	case tableau.IsUnreachable(err):
 		typ = ErrTableauUnreachable
 	case errors.Is(err, tableau.ErrNoSessionToken):
@@ -63,10 +78,10 @@ func classify(err error) error {
 		typ, opts.NonRetryable = ErrTableauRedirectRefused, true
 	case tableau.IsRateLimited(err):
 		typ = ErrTableauRateLimited
-		opts.NextRetryDelay, _ = tableau.RetryAfter(err)
+		opts.NextRetryDelay = retryAfter(ctx, err)
 	case tableau.IsServerError(err):
 		typ = ErrTableauServerError
-		opts.NextRetryDelay, _ = tableau.RetryAfter(err) // a 503 may say when to come back
+		opts.NextRetryDelay = retryAfter(ctx, err) // a 503 may say when to come back
 	case tableau.IsSignInRejected(err):
 		typ, opts.NonRetryable = ErrTableauSignInRejected, true
 	case tableau.IsSessionInvalidated(err):
@@ -81,6 +96,24 @@ func classify(err error) error {
 		typ = ErrTableau
 	}
 	return temporal.NewApplicationErrorWithOptions(err.Error(), typ, opts)
+}
+
+// retryAfter is the delay Tableau (or a proxy) asked for, capped at the
+// activity's longest retry interval: an hour-long Retry-After must not turn
+// into a failure that loses an access decision, so the activity keeps
+// retrying at its own pace instead.
+func retryAfter(ctx context.Context, err error) time.Duration {
+	d, ok := tableau.RetryAfter(err)
+	if !ok {
+		return 0
+	}
+	limit := maxRetryAfter
+	if activity.IsActivity(ctx) {
+		if p := activity.GetInfo(ctx).RetryPolicy; p != nil && p.MaximumInterval > 0 {
+			limit = p.MaximumInterval
+		}
+	}
+	return min(d, limit)
 }
 
 // invalidInput is a non-retryable error for input an activity cannot use.

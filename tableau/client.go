@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -23,10 +24,11 @@ const maxResponseBody = 16 << 20
 // Client talks to one Tableau site. It holds no session: each unit of work
 // signs in, makes its calls and signs out (see WithSession).
 type Client struct {
-	cfg    Config
-	http   *http.Client
-	logger *slog.Logger
-	now    func() time.Time
+	cfg     Config
+	timeout time.Duration // one request, body included
+	http    *http.Client
+	logger  *slog.Logger
+	now     func() time.Time
 }
 
 // Option configures a Client.
@@ -62,10 +64,10 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		timeout = DefaultTimeout
 	}
 	c := &Client{
-		cfg: cfg,
+		cfg:     cfg,
+		timeout: timeout,
 		http: &http.Client{
 			Transport: transport,
-			Timeout:   timeout,
 			// Sign-in redirects are followed by hand, under SPEC §2's rules;
 			// any other redirect is returned as it is.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -112,6 +114,11 @@ type rawResponse struct {
 // send makes one HTTP request. Transport failures become UnreachableError;
 // HTTP errors are left to the caller, which knows how to word them.
 func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byte, token Secret) (*rawResponse, error) {
+	// The request's own deadline, body included, is checked after the body
+	// is read too: a cancelled stream may end without a read error.
+	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	ctx = reqCtx
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
@@ -131,19 +138,23 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 	start := c.now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			err = uerr.Err // the URL is already in the host we name
 		}
-		return nil, &UnreachableError{Host: u.Host, Err: errors.New(redact(err.Error(), c.cfg.secrets()...))}
+		if strings.HasPrefix(err.Error(), "failed to parse Location header") {
+			// net/http reads Location before our CheckRedirect sees it.
+			return nil, &RedirectError{From: u.Host, To: "(unparsable)", Reason: "not a valid URL"}
+		}
+		return nil, &UnreachableError{Host: u.Host, Err: errors.New(scrub(err.Error(), maxErrorBody, c.cfg.secrets()...))}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody+1))
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
-		return nil, &UnreachableError{Host: u.Host, Err: fmt.Errorf("reading the response to %s %s: %w", method, u.Path, err)}
+		return nil, &UnreachableError{Host: u.Host, Err: fmt.Errorf("reading the response to %s %s: %v", method, u.Path, err)}
 	}
 	if len(data) > maxResponseBody {
 		return nil, fmt.Errorf("Tableau %s %s: response larger than %d bytes", method, u.Path, maxResponseBody)
@@ -160,20 +171,21 @@ type Response struct {
 	Header     http.Header
 }
 
-// decodeInto decodes a successful body into out (if any).
-func decodeInto(r *rawResponse, out any) error {
+// decodeInto decodes a successful body into out (if any); a body it cannot
+// decode is quoted, scrubbed of secrets, in the error.
+func decodeInto(r *rawResponse, out any, secrets ...Secret) error {
 	if out == nil || len(bytes.TrimSpace(r.body)) == 0 {
 		return nil
 	}
 	if raw, ok := out.(*json.RawMessage); ok {
 		*raw = append((*raw)[:0], r.body...)
 		if !json.Valid(r.body) {
-			return fmt.Errorf("Tableau %s %s returned a body that is not JSON: %s", r.Request.Method, r.Request.URL.Path, truncate(string(r.body), maxErrorBody))
+			return fmt.Errorf("Tableau %s %s returned a body that is not JSON: %s", r.Request.Method, r.Request.URL.Path, scrub(string(r.body), maxErrorBody, secrets...))
 		}
 		return nil
 	}
 	if err := json.Unmarshal(r.body, out); err != nil {
-		return fmt.Errorf("Tableau %s %s returned an unexpected body (%v): %s", r.Request.Method, r.Request.URL.Path, err, truncate(string(r.body), maxErrorBody))
+		return fmt.Errorf("Tableau %s %s returned an unexpected body (%v): %s", r.Request.Method, r.Request.URL.Path, err, scrub(string(r.body), maxErrorBody, secrets...))
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package tableau
 import (
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -110,16 +112,25 @@ func NormalizeServerURL(raw string) (string, error) {
 		}
 	}
 	s = strings.TrimRight(s, "/")
+	if at := strings.LastIndex(s, "@"); at >= 0 && !strings.ContainsAny(s[:at], "/?#") {
+		// Never echoed: what stands before the @ is a user name and password.
+		return "", errors.New("Server URL must not carry a user name or password (user:password@host): give the bare host, and credentials as a PAT, a connected app or TABLEAU_USERNAME/TABLEAU_PASSWORD")
+	}
 	if i := strings.IndexAny(s, "/?#"); i >= 0 {
 		host, rest := s[:i], s[i:]
-		msg := fmt.Sprintf("Server URL must be the host only (e.g. %s), not %q: ", host, raw)
+		msg := fmt.Sprintf("Server URL must be the host only (e.g. %s), not %q: ", truncate(host, 80), truncate(raw, 120))
 		if m := sitePathPattern.FindStringSubmatch(rest); m != nil {
 			return "", errors.New(msg + fmt.Sprintf("put the site %q in Site Content URL instead", m[1]))
 		}
 		return "", errors.New(msg + "the site goes in Site Content URL")
 	}
 	if !hostPattern.MatchString(s) {
-		return "", fmt.Errorf("Server URL %q is not a host name", raw)
+		return "", fmt.Errorf("Server URL %q is not a host name", truncate(raw, 80))
+	}
+	if _, port, err := net.SplitHostPort(s); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("Server URL port %s is not a port number (1–65535)", truncate(port, 10))
+		}
 	}
 	return strings.ToLower(s), nil
 }
@@ -143,11 +154,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Site = strings.TrimSpace(c.Site)
-	if strings.ContainsAny(c.Site, "/?#: ") {
-		errs = append(errs, fmt.Errorf("Site Content URL %q must be the site's slug only (the part after /site/ in a browser URL)", c.Site))
+	if strings.ContainsAny(c.Site, "/?#: @") {
+		errs = append(errs, fmt.Errorf("Site Content URL %q must be the site's slug only (the part after /site/ in a browser URL)", truncate(c.Site, 80)))
 	}
 	if c.APIVersion != "" && !apiVersionPattern.MatchString(c.APIVersion) {
-		errs = append(errs, fmt.Errorf("API version %q must look like %s", c.APIVersion, DefaultAPIVersion))
+		errs = append(errs, fmt.Errorf("API version %q must look like %s", truncate(c.APIVersion, 20), DefaultAPIVersion))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout must not be negative"))
@@ -157,7 +168,7 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(c.PATName) == "" {
 			errs = append(errs, errors.New("Personal Access Token name is required"))
 		}
-		if c.PATSecret.IsZero() {
+		if c.PATSecret.IsBlank() {
 			errs = append(errs, errors.New("Personal Access Token secret is required"))
 		}
 	case AuthJWT:
@@ -170,18 +181,18 @@ func (c *Config) Validate() error {
 				errs = append(errs, errors.New(f.name+" is required"))
 			}
 		}
-		if c.JWT.Secret.IsZero() {
+		if c.JWT.Secret.IsBlank() {
 			errs = append(errs, errors.New("Connected app secret value is required"))
 		}
 	case AuthPassword:
 		if strings.TrimSpace(c.Username) == "" {
 			errs = append(errs, errors.New("Username is required"))
 		}
-		if c.Password.IsZero() {
+		if c.Password.IsBlank() {
 			errs = append(errs, errors.New("Password is required"))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("auth method %q is not one of pat, jwt, password", c.Auth))
+		errs = append(errs, fmt.Errorf("auth method %q is not one of pat, jwt, password", truncate(string(c.Auth), 20)))
 	}
 	return errors.Join(errs...)
 }

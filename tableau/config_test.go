@@ -71,6 +71,24 @@ func TestValidateMessages(t *testing.T) {
 	assert.ErrorContains(t, c.Validate(), "must be the site's slug only")
 }
 
+// Bad settings stop the worker at start-up, naming the setting, never
+// echoing a secret or a megabyte of input.
+func TestValidateRefusesBadSettingsWithoutEchoingThem(t *testing.T) {
+	c := tableau.Config{ServerURL: "https://admin:hunter2-secret@tableau.acme.com", PATName: "n", PATSecret: tableau.NewSecret("s")}
+	err := c.Validate()
+	require.ErrorContains(t, err, "Server URL must not carry a user name or password")
+	assert.NotContains(t, err.Error(), "hunter2")
+
+	c = tableau.Config{ServerURL: "tableau.acme.com:99999", PATName: "n", PATSecret: tableau.NewSecret("s")}
+	assert.ErrorContains(t, c.Validate(), "Server URL port 99999 is not a port number")
+
+	c = tableau.Config{ServerURL: "tableau.acme.com", PATName: "n", PATSecret: tableau.NewSecret("   ")}
+	assert.EqualError(t, c.Validate(), "Personal Access Token secret is required", "a blank secret is no secret")
+
+	c = tableau.Config{ServerURL: strings.Repeat("a", 1<<20) + "!", PATName: "n", PATSecret: tableau.NewSecret("s")}
+	assert.Less(t, len(c.Validate().Error()), 300, "the value is named, not echoed in full")
+}
+
 func TestDisplayName(t *testing.T) {
 	assert.Equal(t, "Tableau (acme-analytics)", tableau.Config{Site: "acme-analytics"}.DisplayName())
 	assert.Equal(t, "Tableau (Default site)", tableau.Config{}.DisplayName())

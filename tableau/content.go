@@ -3,9 +3,13 @@ package tableau
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // ServerInfo is what GET /serverinfo says about the server.
@@ -22,7 +26,7 @@ func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, newAPIError(resp.Response, resp.body, c.now())
+		return nil, newAPIError(resp.Response, resp.body, c.now(), c.cfg.secrets()...)
 	}
 	var out struct {
 		ServerInfo struct {
@@ -121,8 +125,37 @@ type ContentRef struct {
 	Type string `json:"type"`
 }
 
+// ContentTypes are the content types Tableau's usage stats and search know.
+var ContentTypes = []string{"workbook", "view", "datasource", "flow", "metric", "lens", "virtualconnection", "table", "database"}
+
+// luidPattern is a Tableau LUID: a UUID.
+var luidPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// CheckLUID reports whether id is a LUID, as every ID that goes into a path
+// must be: anything else (.., a slash, a name) is refused before a request.
+func CheckLUID(id string) error {
+	if !luidPattern.MatchString(id) {
+		return fmt.Errorf("%q is not a Tableau LUID (e.g. 9f9e9d9c-1a2b-4c3d-8e4f-5a6b7c8d9e0f)", truncate(id, 40))
+	}
+	return nil
+}
+
+// Check reports what is wrong with a content reference, if anything.
+func (r ContentRef) Check() error {
+	if !slices.Contains(ContentTypes, r.Type) {
+		return fmt.Errorf("type %q is not a Tableau content type (one of %s)", truncate(r.Type, 40), strings.Join(ContentTypes, ", "))
+	}
+	if err := CheckLUID(r.LUID); err != nil {
+		return fmt.Errorf("luid %w", err)
+	}
+	return nil
+}
+
 // UsageStats calls GET /api/-/content/usage-stats/{type}/{luid}.
 func (s *Session) UsageStats(ctx context.Context, ref ContentRef) (json.RawMessage, error) {
+	if err := ref.Check(); err != nil {
+		return nil, &InputError{Err: err}
+	}
 	var out json.RawMessage
 	err := s.get(ctx, "-/content/usage-stats/"+url.PathEscape(ref.Type)+"/"+url.PathEscape(ref.LUID), nil, &out)
 	return out, err

@@ -109,7 +109,6 @@ type UnreachableError struct {
 func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("could not reach Tableau at %s: %v", e.Host, e.Err)
 }
-func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // RedirectError is a sign-in redirect tabflow refused to follow.
 type RedirectError struct {
@@ -120,6 +119,14 @@ type RedirectError struct {
 func (e *RedirectError) Error() string {
 	return fmt.Sprintf("Tableau sign-in at %s redirected to %q, which tabflow will not follow: %s", e.From, e.To, e.Reason)
 }
+
+// InputError is a value that cannot go into a request (a path segment that is
+// not a LUID, a user name the filter syntax cannot express): no request is
+// made, and no retry helps.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
 
 // UserNotFoundError is a user look-up with no match on the site: no user of
 // that name, or Tableau's 404002 for a user ID.
@@ -239,8 +246,9 @@ const maxErrorBody = 300
 
 // newAPIError builds the error for a non-2xx response body. Tableau's JSON
 // error is used when present; otherwise (an HTML 503 from a proxy, say) the
-// body, truncated, is the detail.
-func newAPIError(resp *http.Response, body []byte, now time.Time) *APIError {
+// body, truncated, is the detail. Whatever the body says passes through
+// scrub, since a server or proxy may echo what was sent (a sign-in body).
+func newAPIError(resp *http.Response, body []byte, now time.Time, secrets ...Secret) *APIError {
 	e := &APIError{StatusCode: resp.StatusCode, Method: resp.Request.Method, Path: resp.Request.URL.Path}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
@@ -253,11 +261,12 @@ func newAPIError(resp *http.Response, body []byte, now time.Time) *APIError {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &tableauErr) == nil && tableauErr.Error != nil {
-		e.Summary, e.Detail = tableauErr.Error.Summary, tableauErr.Error.Detail
-		e.Code = codeString(tableauErr.Error.Code)
+		e.Summary = scrub(tableauErr.Error.Summary, maxErrorBody, secrets...)
+		e.Detail = scrub(tableauErr.Error.Detail, maxErrorBody, secrets...)
+		e.Code = scrub(codeString(tableauErr.Error.Code), 32, secrets...)
 		return e
 	}
-	e.Detail = truncate(strings.TrimSpace(string(body)), maxErrorBody)
+	e.Detail = scrub(strings.TrimSpace(string(body)), maxErrorBody, secrets...)
 	if e.Detail == "" {
 		e.Detail = http.StatusText(resp.StatusCode)
 	}
@@ -277,11 +286,19 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	return truncateBytes(s, n) + fmt.Sprintf("… (%d bytes in all)", len(s))
+}
+
+// truncateBytes keeps at most n bytes of s, cutting between characters.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
 	cut := n
 	for cut > 0 && !utf8RuneStart(s[cut]) {
 		cut--
 	}
-	return s[:cut] + fmt.Sprintf("… (%d bytes in all)", len(s))
+	return s[:cut]
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -34,6 +34,10 @@ func TestSameParentDomain(t *testing.T) {
 	assert.False(t, sameParentDomain("127.0.0.1", "127.0.0.2"))
 	assert.False(t, sameParentDomain("tableau.acme.com", "evilacme.com"), "a label boundary, not a string suffix")
 	assert.False(t, sameParentDomain("10ax.online.tableau.com", "evilonline.tableau.com"))
+	assert.False(t, sameParentDomain("tableau.acme.co.uk", "evil.co.uk"), "co.uk is a public suffix")
+	assert.False(t, sameParentDomain("tableau.acme.com.au", "evil.com.au"), "com.au is a public suffix")
+	assert.True(t, sameParentDomain("tableau.acme.co.uk", "pod.acme.co.uk"))
+	assert.False(t, sameParentDomain("10ax.online.tableau.com", "evil.tableau.com"), "Tableau Cloud redirects stay on its pods")
 }
 
 func TestTruncateKeepsRunes(t *testing.T) {

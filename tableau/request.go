@@ -39,7 +39,7 @@ func (s *Session) Do(ctx context.Context, method, path string, query url.Values,
 		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		e := newAPIError(resp.Response, resp.body, c.now())
+		e := newAPIError(resp.Response, resp.body, c.now(), append(c.cfg.secrets(), s.token)...)
 		if e.Code == CodeInvalidToken && c.cfg.authMethod() != AuthPAT {
 			// Only a PAT's session can be replaced by another sign-in; for a
 			// connected app or a password, 401002 is a missing scope.
@@ -47,7 +47,7 @@ func (s *Session) Do(ctx context.Context, method, path string, query url.Values,
 		}
 		return nil, e
 	}
-	if err := decodeInto(resp, out); err != nil {
+	if err := decodeInto(resp, out, append(c.cfg.secrets(), s.token)...); err != nil {
 		return nil, err
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header}, nil

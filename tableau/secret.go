@@ -3,7 +3,10 @@ package tableau
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -26,6 +29,10 @@ func NewSecret(s string) Secret {
 
 // IsZero reports whether no secret is set.
 func (s Secret) IsZero() bool { return s.value == nil }
+
+// IsBlank reports whether the secret is unset or only white space, which no
+// Tableau credential is.
+func (s Secret) IsBlank() bool { return strings.TrimSpace(s.reveal()) == "" }
 
 // reveal returns the credential. Only the sign-in body builders, the JWT
 // signer and the connection-file writer call it.
@@ -74,14 +81,76 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.Masked()) 
 // LogValue makes slog print the masked form.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.Masked()) }
 
-// redact replaces every secret's text in s with its masked form. It is the
-// last line of defence for text that came from elsewhere (a response body
-// echoing what we sent, a transport error).
+// redact replaces every secret's text in s with its masked form, in every
+// encoding a server or proxy may echo it in: raw, JSON-escaped (with and
+// without HTML escaping), URL-encoded and HTML-escaped. It is the last line
+// of defence for text that came from elsewhere (a response body echoing what
+// we sent, a transport error).
 func redact(s string, secrets ...Secret) string {
 	for _, sec := range secrets {
-		if v := sec.reveal(); len(v) >= 4 && strings.Contains(s, v) {
+		for _, v := range sec.encodings() {
 			s = strings.ReplaceAll(s, v, sec.Masked())
 		}
 	}
 	return s
+}
+
+// scrub makes text from elsewhere fit to show: redacted first (so a secret
+// that straddles the cut is masked whole), then cut to at most n bytes; any
+// beginning of a secret left at the cut is dropped too.
+func scrub(s string, n int, secrets ...Secret) string {
+	s = redact(s, secrets...)
+	if len(s) <= n {
+		return s
+	}
+	total := len(s)
+	kept := trimSecretPrefix(truncateBytes(s, n), secrets)
+	return kept + fmt.Sprintf("… (%d bytes in all)", total)
+}
+
+// trimSecretPrefix drops the end of s when it is the beginning of a secret.
+func trimSecretPrefix(s string, secrets []Secret) string {
+	for _, sec := range secrets {
+		for _, v := range sec.encodings() {
+			for k := min(len(v)-1, len(s)); k > 0; k-- {
+				if strings.HasSuffix(s, v[:k]) {
+					return s[:len(s)-k] + maskBullets
+				}
+			}
+		}
+	}
+	return s
+}
+
+// encodings lists the forms the secret may be echoed in (4 bytes or more,
+// so a short value cannot match ordinary text): raw and JSON-escaped, as the
+// sign-in body carries it, and each of those JSON-escaped again (with and
+// without HTML escaping), URL-encoded or HTML-escaped by whoever echoes it.
+func (s Secret) encodings() []string {
+	v := s.reveal()
+	if len(v) < 4 {
+		return nil
+	}
+	var out []string
+	add := func(e string) {
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	bases := []string{v, jsonEscape(v, true), jsonEscape(v, false)}
+	for _, b := range bases {
+		for _, e := range []string{b, jsonEscape(b, true), jsonEscape(b, false), url.QueryEscape(b), url.PathEscape(b), html.EscapeString(b)} {
+			add(e)
+		}
+	}
+	return out
+}
+
+// jsonEscape is s as it appears inside a JSON string.
+func jsonEscape(s string, escapeHTML bool) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	enc.Encode(s)
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(b.String(), `"`), "\n"), `"`)
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Session is one signed-in Tableau session. It lives for one unit of work;
@@ -131,9 +133,8 @@ func (c *Client) signIn(ctx context.Context) (*Session, error) {
 		}
 	}
 	if resp.StatusCode/100 != 2 {
-		e := newAPIError(resp.Response, resp.body, c.now())
+		e := newAPIError(resp.Response, resp.body, c.now(), c.cfg.secrets()...)
 		e.SignIn, e.APIVersion = true, c.cfg.apiVersion()
-		e.Detail = redact(e.Detail, c.cfg.secrets()...)
 		return nil, e
 	}
 	var out struct {
@@ -152,7 +153,7 @@ func (c *Client) signIn(ctx context.Context) (*Session, error) {
 	if json.Unmarshal(resp.body, &out) != nil || out.Credentials == nil {
 		return nil, &APIError{
 			StatusCode: resp.StatusCode, SignIn: true, Method: http.MethodPost, Path: resp.Request.URL.Path,
-			Detail: "the answer is not Tableau's (wrong host, or a proxy page?): " + redact(truncate(strings.TrimSpace(string(resp.body)), maxErrorBody), c.cfg.secrets()...),
+			Detail: "the answer is not Tableau's (wrong host, or a proxy page?): " + scrub(strings.TrimSpace(string(resp.body)), maxErrorBody, c.cfg.secrets()...),
 		}
 	}
 	cr := out.Credentials
@@ -178,7 +179,7 @@ func (s *Session) SignOut(ctx context.Context) error {
 			return
 		}
 		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusUnauthorized {
-			s.signOutE = newAPIError(resp.Response, resp.body, c.now())
+			s.signOutE = newAPIError(resp.Response, resp.body, c.now(), append(c.cfg.secrets(), s.token)...)
 		}
 	})
 	return s.signOutE
@@ -237,22 +238,35 @@ func (c *Client) checkRedirect(from *url.URL, location string) (*url.URL, error)
 	return to, nil
 }
 
-// parentDomain drops the first label: 10ax.online.tableau.com → online.tableau.com.
-// A host with fewer than three labels, or an IP address, is its own parent.
-func parentDomain(host string) string {
-	if net.ParseIP(host) != nil || strings.Count(host, ".") < 2 {
-		return host
-	}
-	return host[strings.Index(host, ".")+1:]
-}
-
+// sameParentDomain decides whether a sign-in may follow a redirect from one
+// host to another: a Tableau Cloud pod only to another pod under
+// online.tableau.com; any other host only within its registrable domain,
+// decided with the public suffix list (so acme.co.uk never reaches
+// evil.co.uk). An IP address only to itself.
 func sameParentDomain(from, to string) bool {
 	from, to = strings.ToLower(from), strings.ToLower(to)
-	if from == to {
+	switch {
+	case from == to:
 		return true
+	case net.ParseIP(from) != nil || net.ParseIP(to) != nil:
+		return false
+	case IsTableauCloud(from):
+		return IsTableauCloud(to)
 	}
-	p := parentDomain(from)
-	return p != from && strings.HasSuffix(to, "."+p)
+	a, errA := publicsuffix.EffectiveTLDPlusOne(from)
+	b, errB := publicsuffix.EffectiveTLDPlusOne(to)
+	return errA == nil && errB == nil && a == b
+}
+
+// parentDomain names what a redirect must stay within, for messages.
+func parentDomain(host string) string {
+	if IsTableauCloud(host) {
+		return "online.tableau.com"
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(host)); err == nil {
+		return d
+	}
+	return host
 }
 
 func hostOnly(hostport string) string {

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -481,7 +483,8 @@ func TestWaitingForThePATIsNotPartOfTheBudget(t *testing.T) {
 		_, err := s.CurrentSession(ctx)
 		return err
 	})
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "the budget bounds the calls")
+	assert.True(t, tableau.IsUnreachable(err), "the budget bounds the calls: %v", err)
+	assert.ErrorContains(t, err, "context deadline exceeded")
 }
 
 // A session whose work is cancelled still signs out, freeing the PAT.
@@ -495,4 +498,47 @@ func TestSignOutOnACancelledContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 1, fake.Count("signout"))
 	assert.Zero(t, fake.LiveSessions())
+}
+
+// A server or proxy that echoes the sign-in body must not put any part of a
+// secret into an error, in any encoding, wherever the error text is cut.
+func TestEchoedSignInBodyLeaksNoPartOfASecret(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	const secret = "Zq9<x>&y\"PATsecretTail7f3a"
+	cfg := fake.PATConfig()
+	cfg.PATSecret = tableau.NewSecret(secret)
+	pw := fake.PasswordConfig()
+	pw.Password = tableau.NewSecret(secret)
+	echoes := map[string]func([]byte) string{
+		"raw": func(b []byte) string { return string(b) },
+		"JSON-escaped": func(b []byte) string {
+			d, _ := json.Marshal(string(b))
+			return `{"error":{"code":"401001","summary":"Signin Error","detail":` + string(d) + `}}`
+		},
+		"HTML-escaped":   func(b []byte) string { return "<html><body>" + html.EscapeString(string(b)) + "</body></html>" },
+		"URL-encoded":    func(b []byte) string { return "rejected: " + url.QueryEscape(string(b)) },
+		"cut mid-secret": func(b []byte) string { return strings.Repeat("p", 300-strings.Index(string(b), "Zq9")-5) + string(b) },
+		"cut mid-escaped": func(b []byte) string {
+			d, _ := json.Marshal(string(b))
+			return strings.Repeat("p", 290-strings.Index(string(d), "Zq9")) + string(d)
+		},
+		"cut mid-password": func(b []byte) string { return strings.Repeat("p", 297-strings.Index(string(b), "Zq9")) + string(b) },
+	}
+	for name, echo := range echoes {
+		for _, c := range []tableau.Config{cfg, pw} {
+			t.Run(name+"/"+string(c.Auth), func(t *testing.T) {
+				remove := fake.Inject(faketableau.Fault{PathContains: "signin", Status: 401, Echo: echo})
+				defer remove()
+				_, err := fake.Client(t, c).SignIn(testsuite.Context(t))
+				require.Error(t, err)
+				msg := err.Error()
+				for _, form := range []string{secret, url.QueryEscape(secret), html.EscapeString(secret), `\u003cx\u003e`} {
+					for k := 5; k <= len(form); k++ {
+						require.NotContains(t, msg, form[:k], "a %d-byte prefix of the secret survived: %s", k, msg)
+					}
+				}
+				assert.NotContains(t, msg, "PATsecretTail", msg)
+			})
+		}
+	}
 }

@@ -94,7 +94,7 @@ func FilterValueOK(v string) bool { return !strings.Contains(v, ",") }
 // address). No match is a *UserNotFoundError.
 func (s *Session) FindUserByName(ctx context.Context, name string) (*User, error) {
 	if !FilterValueOK(name) {
-		return nil, fmt.Errorf("user name %q contains a comma, which Tableau's filter syntax cannot express", name)
+		return nil, &InputError{Err: fmt.Errorf("user name %q contains a comma, which Tableau's filter syntax cannot express", truncate(name, 80))}
 	}
 	p, err := s.ListUsersPage(ctx, ListUsersOptions{Filter: "name:eq:" + name, PageSize: MaxPageSize})
 	if err != nil {
@@ -110,6 +110,9 @@ func (s *Session) FindUserByName(ctx context.Context, name string) (*User, error
 
 // GetUser fetches one user by ID; an unknown ID is a 404 (404002).
 func (s *Session) GetUser(ctx context.Context, id string) (*User, error) {
+	if err := CheckLUID(id); err != nil {
+		return nil, &InputError{Err: fmt.Errorf("user ID %w", err)}
+	}
 	var out struct {
 		User *User `json:"user"`
 	}
@@ -130,6 +133,9 @@ func (s *Session) GetUser(ctx context.Context, id string) (*User, error) {
 // UpdateSiteRole sets a user's site role and returns the user as Tableau
 // reports it afterwards (the update response carries no ID).
 func (s *Session) UpdateSiteRole(ctx context.Context, id string, role SiteRole) (*User, error) {
+	if err := CheckLUID(id); err != nil {
+		return nil, &InputError{Err: fmt.Errorf("user ID %w", err)}
+	}
 	var out struct {
 		User *User `json:"user"`
 	}

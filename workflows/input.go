@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -31,8 +34,11 @@ func decodeInput(data []byte, dst any) []string {
 	known := jsonFieldNames(reflect.TypeOf(dst).Elem())
 	for name := range fields {
 		if !slices.Contains(known, name) {
-			problems = append(problems, fmt.Sprintf("%s: unknown field (known fields: %s)", name, strings.Join(known, ", ")))
+			problems = append(problems, fmt.Sprintf("%s: unknown field (known fields: %s)", fieldName(name), strings.Join(known, ", ")))
 		}
+	}
+	for _, name := range duplicateKeys(data) {
+		problems = append(problems, fmt.Sprintf("%s: given more than once, which is ambiguous", fieldName(name)))
 	}
 	var typeErr *json.UnmarshalTypeError
 	if err := json.Unmarshal(data, dst); errors.As(err, &typeErr) {
@@ -42,6 +48,53 @@ func decodeInput(data []byte, dst any) []string {
 	}
 	slices.Sort(problems) // map order must not leak into workflow history
 	return problems
+}
+
+// duplicateKeys lists the top-level keys that occur more than once: Go's
+// decoder would silently keep the last, so {"user":"ana","user":"ben"} would
+// provision ben.
+func duplicateKeys(data []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	var dups []string
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return dups
+		}
+		key, _ := t.(string)
+		if seen[key] && !slices.Contains(dups, key) {
+			dups = append(dups, key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return dups
+		}
+	}
+	return dups
+}
+
+// fieldName names a field from input: as it is when short and plain,
+// quoted and cut short otherwise.
+func fieldName(name string) string {
+	if len(name) <= 64 && !strings.ContainsFunc(name, unicode.IsControl) {
+		return name
+	}
+	return quoteShort(name)
+}
+
+// quoteShort quotes at most a short prefix of a value from input, so a
+// megabyte of input never becomes a megabyte of error message.
+func quoteShort(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(strings.ToValidUTF8(s[:max], "")) + fmt.Sprintf("… (%d bytes)", len(s))
 }
 
 func jsonFieldNames(t reflect.Type) []string {
@@ -108,14 +161,14 @@ func (p *problems) checkUserName(field, name string) {
 		p.add(field, "is required (the Tableau user name; on Tableau Cloud, the e-mail address)")
 	case strings.TrimSpace(name) == "":
 		p.add(field, "must not be blank")
-	case strings.TrimSpace(name) != name:
-		p.add(field, "%q must not start or end with spaces", name)
 	case len(name) > maxNameLength:
 		p.add(field, "is %d characters long; Tableau user names have at most %d", len(name), maxNameLength)
+	case strings.TrimSpace(name) != name:
+		p.add(field, "%s must not start or end with spaces", quoteShort(name))
 	case strings.ContainsFunc(name, unicode.IsControl):
-		p.add(field, "%q contains control characters", name)
+		p.add(field, "%s contains control characters", quoteShort(name))
 	case !tableau.FilterValueOK(name):
-		p.add(field, "%q contains a comma: Tableau's user filter (name:eq:…) cannot look such a name up", name)
+		p.add(field, "%s contains a comma: Tableau's user filter (name:eq:…) cannot look such a name up", quoteShort(name))
 	}
 }
 
@@ -126,4 +179,27 @@ func (p *problems) checkRole(field, role string, parse func(string) (tableau.Sit
 		p.add(field, "%s", err.Error())
 	}
 	return r
+}
+
+// checkText bounds a free-text field (a filter, search terms).
+func (p *problems) checkText(field, value string) bool {
+	if len(value) > maxTextLength {
+		p.add(field, "is %d bytes long; at most %d", len(value), maxTextLength)
+		return false
+	}
+	return true
+}
+
+// checkQuery bounds query parameters passed through to Tableau.
+func (p *problems) checkQuery(field string, q map[string]string) {
+	if len(q) > maxQueryParams {
+		p.add(field, "has %d parameters; at most %d", len(q), maxQueryParams)
+		return
+	}
+	keys := slices.Sorted(maps.Keys(q)) // map order must not leak into workflow history
+	for _, k := range keys {
+		if len(k)+len(q[k]) > maxTextLength {
+			p.add(field, "parameter %s is %d bytes long; at most %d", quoteShort(k), len(k)+len(q[k]), maxTextLength)
+		}
+	}
 }

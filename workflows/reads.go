@@ -17,8 +17,11 @@ import (
 
 // Limits on inputs that travel into workflow history.
 const (
-	maxPathLength = 2048
-	maxBodyBytes  = 256 << 10
+	maxPathLength  = 2048
+	maxBodyBytes   = 256 << 10
+	maxUsageItems  = 100
+	maxQueryParams = 50
+	maxTextLength  = 1024 // a filter, search terms, a query parameter
 )
 
 // filterPattern is Tableau's filter syntax: field:operator:value, joined by
@@ -69,8 +72,8 @@ const defaultUsersPageSize = 100
 // ListUsers returns one page of site users.
 func ListUsers(ctx workflow.Context, in ListUsersInput) (*ListUsersResult, error) {
 	p := problems(in.problems)
-	if in.Filter != "" && !filterPattern.MatchString(in.Filter) {
-		p.add("filter", "%q must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", truncateText(in.Filter, 80))
+	if in.Filter != "" && p.checkText("filter", in.Filter) && !filterPattern.MatchString(in.Filter) {
+		p.add("filter", "%s must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", quoteShort(in.Filter))
 	}
 	if in.PageNumber < 0 {
 		p.add("pageNumber", "must be 1 or more")
@@ -108,8 +111,8 @@ func GetUser(ctx workflow.Context, in GetUserInput) (*tableau.User, error) {
 	case in.User != "" && in.ID != "":
 		p.add("user", "and id: give one, not both")
 	case in.ID != "":
-		if strings.ContainsAny(in.ID, "/?#%") || len(in.ID) > 64 {
-			p.add("id", "%q is not a Tableau user ID (a LUID)", in.ID)
+		if err := tableau.CheckLUID(in.ID); err != nil {
+			p.add("id", "%s", err.Error())
 		}
 	default:
 		p.checkUserName("user", in.User)
@@ -171,7 +174,9 @@ func (in *ListCollectionsInput) UnmarshalJSON(b []byte) error {
 
 // ListCollections returns Tableau's collections JSON.
 func ListCollections(ctx workflow.Context, in ListCollectionsInput) (json.RawMessage, error) {
-	if err := problems(in.problems).err(); err != nil {
+	p := problems(in.problems)
+	p.checkQuery("query", in.Query)
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	out, err := runRead[json.RawMessage](ctx, a.ListCollections, activities.ListCollectionsInput{Query: in.Query})
@@ -205,6 +210,8 @@ func SearchContent(ctx workflow.Context, in SearchContentInput) (*tableau.Search
 	if in.Limit < 0 || in.Limit > 1000 {
 		p.add("limit", "must be between 1 and 1000 (0 = Tableau's default)")
 	}
+	p.checkText("terms", in.Terms)
+	p.checkText("filter", in.Filter)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -236,9 +243,13 @@ func UsageStats(ctx workflow.Context, in UsageStatsInput) (json.RawMessage, erro
 	if len(items) == 0 {
 		p.add("items", "or type and luid are required")
 	}
+	if len(items) > maxUsageItems {
+		p.add("items", "has %d entries; at most %d", len(items), maxUsageItems)
+		items = items[:maxUsageItems]
+	}
 	for i, it := range items {
-		if it.LUID == "" || it.Type == "" || strings.ContainsAny(it.LUID+it.Type, "/?#") {
-			p.add(fmt.Sprintf("items[%d]", i), "needs a type (e.g. workbook) and a luid")
+		if err := it.Check(); err != nil {
+			p.add(fmt.Sprintf("items[%d]", i), "%s", err.Error())
 		}
 	}
 	if err := p.err(); err != nil {
@@ -282,8 +293,9 @@ var requestMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, h
 func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauRequestResult, error) {
 	p := problems(in.problems)
 	if !slices.Contains(requestMethods, in.Method) {
-		p.add("method", "%q must be one of %s", in.Method, strings.Join(requestMethods, ", "))
+		p.add("method", "%s must be one of %s", quoteShort(in.Method), strings.Join(requestMethods, ", "))
 	}
+	p.checkQuery("query", in.Query)
 	if len(in.Path) > maxPathLength {
 		p.add("path", "is %d characters long; at most %d", len(in.Path), maxPathLength)
 	} else if err := tableau.CheckPath(in.Path); err != nil {

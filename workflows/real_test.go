@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -49,6 +50,16 @@ func TestProvisionAgainstFakeTableau(t *testing.T) {
 	assert.False(t, res.Changed)
 	assert.Equal(t, 3, fake.Count(""), "nothing to change: one look-up session")
 	assert.Zero(t, fake.Collisions())
+}
+
+// An hour-long Retry-After (a proxy's header) must not lose an access
+// decision: the retry waits at most the activity's longest interval.
+func TestProvisionRidesOutAnHourLongRetryAfter(t *testing.T) {
+	env, fake := realEnv(t)
+	fake.Inject(faketableau.Fault{PathContains: "/users", Times: 1, Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"})
+	env.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Explorer"})
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, "Explorer", fake.Role(faketableau.SandboxSite, "ana@example.com"))
 }
 
 func TestProvisionUnknownUserAgainstFake(t *testing.T) {

@@ -143,6 +143,18 @@ func TestStarterListsALargeSiteCompletely(t *testing.T) {
 	assert.Equal(t, 100, s.fake.Count("users:list"), "100 pages of 1000")
 }
 
+// A server that ignores pageNumber (every page full, a huge total) ends the
+// walk after the repeated page, instead of paging for hours.
+func TestStarterStopsARunawayListing(t *testing.T) {
+	s := startStack(t)
+	s.fake.Inject(faketableau.EndlessUsers(1000, 1_500_000))
+	s.fake.ResetCounters()
+	r := s.starter(t, "users", "list", "--json")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "Tableau returned page 2 identical to page 1")
+	assert.Equal(t, 2, s.fake.Count("users:list"))
+}
+
 func TestStarterReportsARunningWorkflowWithTheSameID(t *testing.T) {
 	s := startStack(t)
 	s.fake.Inject(faketableau.Fault{Method: "PUT", Times: 1, Latency: 3 * time.Second})

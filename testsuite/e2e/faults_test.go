@@ -273,6 +273,11 @@ func TestFaultBadInputIsRejectedBeforeAnyTableauCall(t *testing.T) {
 		{"non-JSON body", "TableauRequest", `{"method":"POST","path":"sites/{site-id}/users","body":"<tsRequest/>"}`, "body must be a JSON object or array"},
 		{"body on GET", "TableauRequest", `{"method":"GET","path":"sites","body":{"x":1}}`, "body is not sent with GET"},
 		{"unknown filter operator", "ListUsers", `{"filter":"name:like:%"}`, "must be Tableau filter syntax"},
+		{"dot-dot user ID", "GetUser", `{"id":".."}`, `id ".." is not a Tableau LUID`},
+		{"dot-dot content type", "UsageStats", `{"type":"..","luid":"w1"}`, `type ".." is not a Tableau content type`},
+		{"duplicate keys", "Provision", `{"user":"ana@example.com","user":"ben@example.com","role":"Explorer"}`, "user: given more than once, which is ambiguous"},
+		{"megabyte user", "Provision", `{"user":"` + strings.Repeat("u", 1500<<10) + `","role":"Explorer"}`, "is 1536000 characters long; Tableau user names have at most 255"},
+		{"megabyte field name", "Provision", `{"` + strings.Repeat("f", 1<<20) + `":1,"user":"ana@example.com","role":"Explorer"}`, "(1048576 bytes): unknown field"},
 		{"negative events per run", "UserAccess", `{"user":"ana@example.com","maxEventsPerRun":-1}`, "maxEventsPerRun must not be negative"},
 	}
 	for _, c := range cases {
@@ -283,6 +288,7 @@ func TestFaultBadInputIsRejectedBeforeAnyTableauCall(t *testing.T) {
 			assert.Equal(t, activities.ErrInvalidInput, appErr.Type())
 			assert.True(t, appErr.NonRetryable())
 			assert.Contains(t, appErr.Message(), c.want)
+			assert.Less(t, len(appErr.Message()), 2000, "a bounded message, whatever the input")
 			hist := fetchHistory(t, s.client, "bad-"+strings.ReplaceAll(c.name, " ", "-"), "")
 			for _, ev := range hist.Events {
 				assert.NotEqual(t, enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, ev.EventType, "no activity was scheduled")

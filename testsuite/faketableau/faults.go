@@ -1,6 +1,8 @@
 package faketableau
 
 import (
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -22,7 +24,12 @@ type Fault struct {
 	Reset   bool          // close the connection without an answer
 	Status  int           // answer with this status instead
 	Body    string        // with this body (Tableau JSON or anything else)
-	Header  http.Header   // and these headers (Retry-After, Location, Content-Type)
+	// Echo, if set, makes the body from the request's own body, as a
+	// misbehaving server or proxy that quotes what it was sent.
+	Echo func(request []byte) string
+	// StallBody sends half the body, then waits this long before the rest.
+	StallBody time.Duration
+	Header    http.Header // and these headers (Retry-After, Location, Content-Type)
 	// Refuse answers as though nothing listened: the connection is closed at
 	// once, before TLS. Use it for "Tableau is down".
 	Refuse bool
@@ -48,6 +55,21 @@ func HTMLUnavailable() Fault {
 func RateLimited(retryAfter time.Duration) Fault {
 	return Fault{Status: 429, Header: http.Header{"Retry-After": {strconv.Itoa(int(retryAfter.Round(time.Second) / time.Second))}},
 		Body: errorJSON(codeTooManyRequests, "Too Many Requests", "The rate limit was exceeded. Try again later.")}
+}
+
+// EndlessUsers answers every user listing with the same full page of
+// pageSize users and a total that never runs out: a server that ignores
+// pageNumber.
+func EndlessUsers(pageSize, total int) Fault {
+	users := make([]map[string]string, pageSize)
+	for i := range users {
+		users[i] = map[string]string{"id": fmt.Sprintf("endless-%d", i), "name": fmt.Sprintf("u%d@example.com", i), "siteRole": "Viewer"}
+	}
+	body, _ := json.Marshal(map[string]any{
+		"pagination": map[string]string{"pageNumber": "1", "pageSize": strconv.Itoa(pageSize), "totalAvailable": strconv.Itoa(total)},
+		"users":      map[string]any{"user": users},
+	})
+	return Fault{Method: "GET", PathContains: "/users", Status: 200, Body: string(body)}
 }
 
 type activeFault struct {

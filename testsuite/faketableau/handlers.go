@@ -96,7 +96,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 		}
 		w.WriteHeader(fault.Status)
-		io.WriteString(w, fault.Body)
+		out := fault.Body
+		if fault.Echo != nil {
+			out = fault.Echo(body)
+		}
+		if fault.StallBody > 0 { // half the body, then nothing for a while
+			io.WriteString(w, out[:len(out)/2])
+			http.NewResponseController(w).Flush()
+			select {
+			case <-time.After(fault.StallBody):
+			case <-r.Context().Done():
+				return
+			}
+			out = out[len(out)/2:]
+		}
+		io.WriteString(w, out)
 		rec.Status = fault.Status
 		return
 	}
