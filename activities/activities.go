@@ -18,6 +18,15 @@ import (
 // Activities are registered once per worker; they share one Tableau client.
 type Activities struct {
 	Tableau *tableau.Client
+	// Health, if set, is told each health check's outcome (metrics).
+	Health HealthObserver
+}
+
+// HealthObserver is told the outcome of each health check activity and the
+// PAT's remaining lifetime, as the worker's metrics show them.
+type HealthObserver interface {
+	HealthCheck(check string, ok bool)
+	PATExpiresIn(d time.Duration)
 }
 
 // New returns the activities for one Tableau connection.

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"net/url"
+	"time"
 
 	"tabflow/tableau"
 )
@@ -14,11 +15,31 @@ type ConnectionCheck struct {
 	PATExpiresInSeconds int64 `json:"patExpiresInSeconds,omitempty"`
 }
 
+// Health check names as metrics label them.
+const (
+	checkConnection = "connection"
+	checkSite       = "site"
+	checkContent    = "content"
+	checkUserScope  = "user_scope"
+)
+
+// observe reports a check's outcome to the health observer, if any.
+func (a *Activities) observe(check string, err error) {
+	if a.Health != nil {
+		a.Health.HealthCheck(check, err == nil)
+	}
+}
+
 // CheckConnection signs in and out.
 func (a *Activities) CheckConnection(ctx context.Context) (ConnectionCheck, error) {
-	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
+	out, err := inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
 		return ConnectionCheck{PATExpiresInSeconds: int64(s.PATExpiresIn.Seconds())}, nil
 	})
+	a.observe(checkConnection, err)
+	if a.Health != nil && out.PATExpiresInSeconds > 0 {
+		a.Health.PATExpiresIn(time.Duration(out.PATExpiresInSeconds) * time.Second)
+	}
+	return out, err
 }
 
 // SiteCheck is the site behind the session.
@@ -29,7 +50,8 @@ type SiteCheck struct {
 }
 
 // CheckSessionSite reads the current session's site.
-func (a *Activities) CheckSessionSite(ctx context.Context) (SiteCheck, error) {
+func (a *Activities) CheckSessionSite(ctx context.Context) (out SiteCheck, err error) {
+	defer func() { a.observe(checkSite, err) }()
 	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (SiteCheck, error) {
 		cur, err := s.CurrentSession(ctx)
 		if err != nil {
@@ -47,7 +69,8 @@ type ContentCheck struct {
 // CheckContentAccess reads collections; servers without the collections
 // endpoint (before API 3.28) answer 404, and then a workbook listing is read
 // instead.
-func (a *Activities) CheckContentAccess(ctx context.Context) (ContentCheck, error) {
+func (a *Activities) CheckContentAccess(ctx context.Context) (out ContentCheck, err error) {
+	defer func() { a.observe(checkContent, err) }()
 	return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ContentCheck, error) {
 		_, err := s.ListCollections(ctx, url.Values{"limit": {"1"}})
 		if err == nil {
@@ -74,7 +97,8 @@ type UserScopeCheck struct {
 }
 
 // CheckUserScope lists one user of the site to prove user-management rights.
-func (a *Activities) CheckUserScope(ctx context.Context, in UserScopeInput) (UserScopeCheck, error) {
+func (a *Activities) CheckUserScope(ctx context.Context, in UserScopeInput) (out UserScopeCheck, err error) {
+	defer func() { a.observe(checkUserScope, err) }()
 	if in.SiteID == "" {
 		return UserScopeCheck{}, invalidInput("siteId is required")
 	}

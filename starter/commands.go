@@ -159,11 +159,22 @@ func cmdRequest(a *app, args []string) int {
 }
 
 func cmdConnection(a *app, args []string) int {
-	if len(args) == 0 || (args[0] != "set" && args[0] != "show") {
-		return a.usageError("connection: say set or show")
+	if len(args) == 0 || (args[0] != "set" && args[0] != "show" && args[0] != "clear") {
+		return a.usageError("connection: say set, show or clear")
 	}
 	fs := a.flags("connection " + args[0])
 	path := fs.String("connection", envOr("TABLEAU_CONNECTION_FILE", tableau.DefaultConnectionFile()), "connection file")
+	if args[0] == "clear" {
+		if code, ok := a.parse(fs, args[1:]); !ok {
+			return code
+		}
+		if err := os.Remove(*path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintln(a.errOut, "error:", err)
+			return exitFailed
+		}
+		fmt.Fprintf(a.out, "removed %s; restart the worker so it stops using it\n", *path)
+		return exitOK
+	}
 	if args[0] == "show" {
 		if code, ok := a.parse(fs, args[1:]); !ok {
 			return code
@@ -222,7 +233,10 @@ func cmdConnection(a *app, args []string) int {
 		fmt.Fprintln(a.errOut, "error:", err)
 		return exitFailed
 	}
-	return a.print(cfg, func(w io.Writer) { fmt.Fprintln(w, "saved."); showConnection(w, *path, cfg) })
+	return a.print(cfg, func(w io.Writer) {
+		fmt.Fprintln(w, "saved. Restart the worker to use it (it reads the connection at start-up).")
+		showConnection(w, *path, cfg)
+	})
 }
 
 // readSecret reads a secret from a file or standard input ("-"), never from

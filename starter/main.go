@@ -58,7 +58,8 @@ func init() {
 		{"users", "list|get|set-role", "site users: list [--filter F], get --user U|--id ID, set-role --user U --role R", cmdUsers},
 		{"content", "collections|search|usage", "content: collections, search --terms T, usage --type T --luid L", cmdContent},
 		{"request", "--method M --path P [--query k=v] [--body JSON]", "any Tableau REST call", cmdRequest},
-		{"connection", "set|show", "edit or show the Tableau connection file the worker reads", cmdConnection},
+		{"connection", "set|show|clear", "edit, show or remove the Tableau connection file the worker reads", cmdConnection},
+		{"version", "", "print starter's version", cmdVersion},
 	}
 }
 
@@ -169,7 +170,7 @@ func (a *app) dial() (client.Client, error) {
 	defer cancel()
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("could not connect to Temporal at %s: %w (is the worker's Temporal running? try: go run ./worker -dev)", opts.HostPort, err)
+		return nil, fmt.Errorf("could not connect to Temporal at %s: %w (is the worker's Temporal running? try: go run ./dev)", opts.HostPort, err)
 	}
 	return c, nil
 }
@@ -216,7 +217,10 @@ func (a *app) execute(workflowType, id string, input, result any, show func(w io
 	if !a.wait {
 		return a.printStarted(workflowType, run.GetID(), run.GetRunID())
 	}
-	if err := run.Get(ctx, result); err != nil {
+	stopProgress := a.showProgress(ctx, c, run.GetID())
+	err = run.Get(ctx, result)
+	stopProgress()
+	if err != nil {
 		return a.printFailure(ctx, err, run.GetID())
 	}
 	return a.print(result, show)
@@ -225,7 +229,7 @@ func (a *app) execute(workflowType, id string, input, result any, show func(w io
 // start starts a workflow.
 func (a *app) start(ctx context.Context, c client.Client, workflowType, id string, input any) (client.WorkflowRun, error) {
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: a.taskQueue,
+		ID: id, TaskQueue: a.taskQueue, StaticSummary: summary(workflowType, input),
 		// A running workflow with this ID is reported, never silently joined.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflowType, input)

@@ -24,11 +24,12 @@ const maxResponseBody = 16 << 20
 // Client talks to one Tableau site. It holds no session: each unit of work
 // signs in, makes its calls and signs out (see WithSession).
 type Client struct {
-	cfg     Config
-	timeout time.Duration // one request, body included
-	http    *http.Client
-	logger  *slog.Logger
-	now     func() time.Time
+	cfg      Config
+	observer Observer
+	timeout  time.Duration // one request, body included
+	http     *http.Client
+	logger   *slog.Logger
+	now      func() time.Time
 }
 
 // Option configures a Client.
@@ -72,8 +73,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 			// any other redirect is returned as it is.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		logger: slog.New(slog.DiscardHandler),
-		now:    time.Now,
+		logger:   slog.New(slog.DiscardHandler),
+		observer: nopObserver{},
+		now:      time.Now,
 	}
 	for _, o := range opts {
 		o(c)
@@ -137,6 +139,11 @@ func (c *Client) send(ctx context.Context, method string, u *url.URL, body []byt
 	}
 	start := c.now()
 	resp, err := c.http.Do(req)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	c.observer.TableauRequest(method, RouteTemplate(u.Path), status, c.now().Sub(start))
 	if err != nil {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {

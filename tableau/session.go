@@ -46,8 +46,10 @@ func (c *Client) lockPAT(ctx context.Context) (release func(), err error) {
 	key := c.cfg.ServerURL + "\x00" + c.cfg.Site + "\x00" + c.cfg.PATName
 	v, _ := patLocks.LoadOrStore(key, make(chan struct{}, 1))
 	ch := v.(chan struct{})
+	start := c.now()
 	select {
 	case ch <- struct{}{}:
+		c.observer.PATSessionWait(c.now().Sub(start))
 		var once sync.Once
 		return func() { once.Do(func() { <-ch }) }, nil
 	case <-ctx.Done():

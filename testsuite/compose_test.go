@@ -28,7 +28,10 @@ type composeFile struct {
 		DependsOn   map[string]struct {
 			Condition string `yaml:"condition"`
 		} `yaml:"depends_on"`
-		Volumes []string `yaml:"volumes"`
+		Volumes     []string `yaml:"volumes"`
+		Healthcheck struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
 }
@@ -67,6 +70,8 @@ func TestComposeRunsTheWorkerWithEverythingItNeeds(t *testing.T) {
 	assert.Equal(t, "temporal:7233", worker.Environment["TEMPORAL_ADDRESS"], "the worker reaches Temporal by its service name")
 	assert.NotEmpty(t, worker.Environment["TEMPORAL_NAMESPACE"])
 	assert.Equal(t, "service_healthy", worker.DependsOn["temporal"].Condition)
+	assert.Equal(t, []string{"CMD", "/worker", "probe", "http://127.0.0.1:9090/readyz"}, worker.Healthcheck.Test, "the worker's readiness is its health")
+	assert.Equal(t, ":9090", worker.Environment["TABFLOW_HTTP_ADDRESS"])
 
 	assert.Equal(t, []string{"7233:7233"}, c.Services["temporal"].Ports)
 	assert.Equal(t, []string{"8080:8080"}, c.Services["temporal-ui"].Ports)
@@ -98,6 +103,8 @@ func TestDockerfileBuildsTheWorker(t *testing.T) {
 	lines := strings.Split(string(data), "\n")
 	assert.True(t, slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, "go build") && strings.HasSuffix(l, "./worker") }))
 	assert.Contains(t, string(data), `ENTRYPOINT ["/worker"]`)
+	assert.Contains(t, string(data), "USER nonroot", "the image runs as a non-root user")
+	assert.Contains(t, string(data), "FROM gcr.io/distroless/static", "on a minimal base")
 	ignore, err := os.ReadFile("../.dockerignore")
 	require.NoError(t, err)
 	assert.Contains(t, string(ignore), ".env", "the credential file stays out of the image")

@@ -43,7 +43,9 @@ type ProvisionResult = RoleResult
 // Provision sets a user's site role when access is granted. It never creates
 // accounts: an unknown user fails, not retried. A user already at the role
 // gets no update call.
-func Provision(ctx workflow.Context, in ProvisionInput) (*ProvisionResult, error) {
+func Provision(ctx workflow.Context, in ProvisionInput) (res *ProvisionResult, err error) {
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Provision %s → %s", bounded(in.User), bounded(in.Role)))
+	defer func() { showOutcome(ctx, res, err) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	role := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
@@ -72,7 +74,9 @@ type SetSiteRoleResult = RoleResult
 
 // SetSiteRole is site user management: like Provision, for every role
 // Tableau's Update User accepts.
-func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (*SetSiteRoleResult, error) {
+func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (res *SetSiteRoleResult, err error) {
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("SetSiteRole %s → %s", bounded(in.User), bounded(in.Role)))
+	defer func() { showOutcome(ctx, res, err) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	role := p.checkRole("role", in.Role, tableau.ParseSettableRole)
@@ -109,6 +113,22 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole) (*RoleRes
 	res.Role, res.Changed = string(updated.SiteRole), true
 	res.Message = fmt.Sprintf("%s: site role %s → %s", user, res.PreviousRole, res.Role)
 	return res, nil
+}
+
+// messenger is a result that says what it did in one line.
+type messenger interface{ message() string }
+
+func (r *RoleResult) message() string        { return r.Message }
+func (r *DeprovisionResult) message() string { return r.Message }
+
+// showOutcome puts the outcome in the workflow's current details, so the
+// Temporal UI shows it at a glance.
+func showOutcome[T messenger](ctx workflow.Context, res T, err error) {
+	if err != nil {
+		workflow.SetCurrentDetails(ctx, "failed: "+truncateText(rootMessage(err), 500))
+		return
+	}
+	workflow.SetCurrentDetails(ctx, res.message())
 }
 
 // updateRole is the update activity, and a check that Tableau applied the
@@ -159,7 +179,9 @@ type DeprovisionResult struct {
 // Deprovision sets the user's role to Unlicensed (or FallbackRole) only when
 // the revoked role is the user's current one, so a stale or secondary grant
 // never strips access the user still holds. It never deletes the user.
-func Deprovision(ctx workflow.Context, in DeprovisionInput) (*DeprovisionResult, error) {
+func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionResult, err error) {
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Deprovision %s (revoke %s)", bounded(in.User), bounded(in.Role)))
+	defer func() { showOutcome(ctx, res, err) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	revoked := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
@@ -171,7 +193,7 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (*DeprovisionResult,
 		return nil, err
 	}
 	ctx = workflow.WithActivityOptions(ctx, accessActivity)
-	res := &DeprovisionResult{User: in.User, RevokedRole: string(revoked)}
+	res = &DeprovisionResult{User: in.User, RevokedRole: string(revoked)}
 	var found activities.FindUserResult
 	if err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: in.User}).Get(ctx, &found); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -91,7 +92,7 @@ func HealthCheck(ctx workflow.Context, in HealthCheckInput) (*HealthCheckResult,
 		for _, name := range []string{CheckSite, CheckContent, CheckUserScope} {
 			report.Checks = append(report.Checks, CheckResult{Name: name, Message: msgNotRun, NotRun: true})
 		}
-		return report, nil
+		return report, report.finish(ctx)
 	}
 
 	var site activities.SiteCheck
@@ -122,11 +123,38 @@ func HealthCheck(ctx workflow.Context, in HealthCheckInput) (*HealthCheckResult,
 		report.add(CheckUserScope, err, usersOK, usersFailed)
 	}
 
-	report.OK = true
-	for _, c := range report.Checks {
-		report.OK = report.OK && c.OK
+	return report, report.finish(ctx)
+}
+
+// HealthyMemo is the memo key that says whether a HealthCheck passed, so an
+// unhealthy report shows in the workflow list without opening it.
+const HealthyMemo = "TabflowHealthy"
+
+// finish sets OK, the one-line summary in the workflow's current details
+// (e.g. "HealthCheck: 3 of 4 checks passed — content access failed") and
+// the TabflowHealthy memo.
+func (r *HealthCheckResult) finish(ctx workflow.Context) error {
+	r.OK = true
+	passed := 0
+	var failed []string
+	for _, c := range r.Checks {
+		r.OK = r.OK && c.OK
+		if c.OK {
+			passed++
+		} else if !c.NotRun {
+			failed = append(failed, checkShortNames[c.Name])
+		}
 	}
-	return report, nil
+	summary := fmt.Sprintf("HealthCheck: %d of %d checks passed", passed, len(r.Checks))
+	if len(failed) > 0 {
+		summary += " — " + strings.Join(failed, ", ") + " failed"
+	}
+	workflow.SetCurrentDetails(ctx, summary)
+	return workflow.UpsertMemo(ctx, map[string]any{HealthyMemo: r.OK})
+}
+
+var checkShortNames = map[string]string{
+	CheckConnection: "connection", CheckSite: "site access", CheckContent: "content access", CheckUserScope: "user management",
 }
 
 func (r *HealthCheckResult) add(name string, err error, okMsg, failMsg string) {

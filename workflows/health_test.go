@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 
 	"tabflow/activities"
 	"tabflow/workflows"
@@ -120,4 +121,23 @@ func TestHealthCheckFailures(t *testing.T) {
 		assert.Equal(t, "Failed to access Tableau content. Please verify your token has read permissions.", res.Checks[2].Message)
 		assert.Equal(t, "Failed to list Tableau site users while checking user-management scope.", res.Checks[3].Message)
 	})
+}
+
+// An unhealthy report is visible at a glance: a one-line summary in the
+// workflow's current details, and the TabflowHealthy memo.
+func TestHealthCheckSummaryAndMemo(t *testing.T) {
+	env := newEnv(t)
+	env.OnUpsertMemo(map[string]any{workflows.HealthyMemo: false}).Return(nil).Once()
+	env.OnActivity(acts.CheckConnection, mock.Anything).Return(connOK...)
+	env.OnActivity(acts.CheckSessionSite, mock.Anything).Return(siteOK...)
+	env.OnActivity(acts.CheckContentAccess, mock.Anything).Return(activities.ContentCheck{}, appError(activities.ErrTableauPermissionDenied, true))
+	env.OnActivity(acts.CheckUserScope, mock.Anything, mock.Anything).Return(scopeOK...)
+	env.ExecuteWorkflow(workflows.HealthCheckWorkflow, map[string]any{})
+	require.NoError(t, env.GetWorkflowError())
+	v, err := env.QueryWorkflow("__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var meta sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&meta))
+	assert.Equal(t, "HealthCheck: 3 of 4 checks passed — content access failed", meta.GetCurrentDetails())
+	env.AssertExpectations(t) // the memo says unhealthy
 }

@@ -285,7 +285,7 @@ func (e *entity) drainSignals(ctx workflow.Context) {
 			return
 		}
 		if msg := e.refusal(ctx, ev); msg != "" {
-			e.record(e.newRecord(ev, workflow.Now(ctx), OutcomeRejected, msg))
+			e.record(ctx, e.newRecord(ev, workflow.Now(ctx), OutcomeRejected, msg))
 			continue
 		}
 		e.queue = append(e.queue, queued{PendingEvent: PendingEvent{Event: ev, ReceivedAt: workflow.Now(ctx)}})
@@ -369,7 +369,7 @@ func (e *entity) applyNext(ctx workflow.Context) {
 	q := e.queue[0]
 	e.queue = e.queue[1:]
 	rec := e.apply(ctx, q.PendingEvent)
-	e.record(rec)
+	e.record(ctx, rec)
 	e.handled++
 	if q.ticket > 0 {
 		e.answers[q.ticket] = &rec
@@ -491,7 +491,7 @@ func (e *entity) expire(ctx workflow.Context, g Grant) {
 		}
 		rec.Message = fmt.Sprintf("revoking the expired %s grant failed (next try at %s): %s", g.Role, retry.Format(time.RFC3339), rec.Message)
 	}
-	e.record(rec)
+	e.record(ctx, rec)
 }
 
 // dueGrant is a time-bound grant whose expiry (or retry) has come, if any.
@@ -528,7 +528,24 @@ func (e *entity) childCtx(ctx workflow.Context, seq int, op string) workflow.Con
 	})
 }
 
-func (e *entity) record(rec AccessRecord) { e.st.record(rec) }
+// record keeps rec and shows the entity's state at a glance in the
+// Temporal UI (its current details).
+func (e *entity) record(ctx workflow.Context, rec AccessRecord) {
+	e.st.record(rec)
+	grants := "none"
+	if len(e.st.Grants) > 0 {
+		var gs []string
+		for _, g := range e.st.Grants {
+			if g.ExpiresAt != nil {
+				gs = append(gs, fmt.Sprintf("%s until %s", g.Role, g.ExpiresAt.Format(time.RFC3339)))
+			} else {
+				gs = append(gs, string(g.Role))
+			}
+		}
+		grants = strings.Join(gs, ", ")
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s · grants: %s · last: %s %s %s", e.in.User, grants, rec.Op, rec.Role, rec.Outcome))
+}
 
 func (st *UserAccessState) record(rec AccessRecord) {
 	st.History = lastN(append(st.History, rec), maxHistory)

@@ -1,16 +1,18 @@
 // Package devserver runs a single-process Temporal server for local
 // development: SQLite persistence (a file, or memory) and the Temporal Web
-// UI, with nothing downloaded at run time. It is what `worker -dev` starts;
+// UI, with nothing downloaded at run time. It is what `go run ./dev` starts;
 // production workers connect to a real Temporal cluster instead.
 package devserver
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -23,6 +25,8 @@ import (
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Options configure a dev server.
@@ -42,6 +46,29 @@ type Server struct {
 	Namespace    string
 	temporal     temporal.Server
 	ui           *uiserver.Server
+	log          *mutableWriter
+}
+
+// mutableWriter writes to w until muted.
+type mutableWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	muted bool
+}
+
+func (m *mutableWriter) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.muted {
+		return len(p), nil
+	}
+	return m.w.Write(p)
+}
+
+func (m *mutableWriter) mute() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.muted = true
 }
 
 const clusterName = "active"
@@ -90,7 +117,16 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger := log.NewZapLogger(log.BuildZapLogger(log.Config{Level: o.LogLevel, Format: "console"}))
+	level, err := zapcore.ParseLevel(o.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("log level %q: %w", o.LogLevel, err)
+	}
+	// A console log without stack traces, muted while the server stops: a
+	// stopping server only reports that its parts are going away.
+	out := &mutableWriter{w: os.Stderr}
+	encoder := zap.NewDevelopmentEncoderConfig()
+	encoder.EncodeLevel = zapcore.CapitalLevelEncoder
+	logger := log.NewZapLogger(zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(encoder), zapcore.AddSync(out), level)))
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
@@ -102,7 +138,7 @@ func Start(o Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("starting Temporal: %w", err)
 	}
-	s := &Server{FrontendAddr: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), Namespace: o.Namespace, temporal: srv}
+	s := &Server{FrontendAddr: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), Namespace: o.Namespace, temporal: srv, log: out}
 	if o.UIPort > 0 {
 		s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 			Host:                o.IP,
@@ -121,8 +157,9 @@ func Start(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Stop shuts the UI and the server down.
+// Stop shuts the UI and the server down, quietly.
 func (s *Server) Stop() {
+	s.log.mute()
 	if s.ui != nil {
 		s.ui.Stop()
 	}

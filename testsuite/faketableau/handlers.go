@@ -427,6 +427,7 @@ func (s *Server) updateUser(r *http.Request, st *site, id string) reply {
 		}
 		s.changes = append(s.changes, RoleChange{User: target.Name, From: target.SiteRole, To: in.User.SiteRole, At: time.Now()})
 		target.SiteRole = in.User.SiteRole
+		s.saveRoles()
 	}
 	// Tableau's Update User answer omits the user's ID.
 	out := userJSON(target)

@@ -49,6 +49,7 @@ type Server struct {
 	inflight   int
 	peak       int
 	changes    []RoleChange
+	rolesFile  string // see PersistRoles
 }
 
 // RoleChange is one site-role update the fake applied.

@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+	"tabflow/workflows"
+)
+
+// Run runs the worker until ctx is done (SIGINT/SIGTERM in the mains): it
+// connects to Temporal with the SDK's environment configuration, registers
+// every workflow and activity, serves metrics and probes, and on stop stops
+// polling and gives running activities f.StopTimeout to finish and sign out.
+func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
+	cfg, err := tableau.LoadConfig(f.ConnectionFile, os.LookupEnv)
+	if err != nil {
+		return fmt.Errorf("Tableau connection is not valid:\n%w", indent(err))
+	}
+	metrics := NewMetrics()
+	defer metrics.Close()
+	tc, err := tableau.NewClient(cfg, tableau.WithLogger(logger), tableau.WithObserver(metrics))
+	if err != nil {
+		return err
+	}
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return fmt.Errorf("Temporal client configuration: %w", err)
+	}
+	opts.Logger = sdklog.NewStructuredLogger(logger)
+	opts.MetricsHandler = metrics.SDKHandler()
+	if opts.HostPort == "" {
+		opts.HostPort = client.DefaultHostPort
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = client.DefaultNamespace
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s: %w", opts.HostPort, err)
+	}
+	defer c.Close()
+
+	p := &probes{temporal: c}
+	if f.HTTPAddress != "" {
+		srv, err := serveHTTP(f.HTTPAddress, metrics, p)
+		if err != nil {
+			return err
+		}
+		defer srv.Shutdown(context.Background())
+	}
+	wopts := worker.Options{WorkerStopTimeout: f.StopTimeout}
+	if f.LogWorkflows {
+		wopts.Interceptors = append(wopts.Interceptors, &finishedLogger{})
+	}
+	w := worker.New(c, f.TaskQueue, wopts)
+	workflows.Register(w, &activities.Activities{Tableau: tc, Health: metrics})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the worker on task queue %s: %w", f.TaskQueue, err)
+	}
+	p.polling.Store(true)
+	logger.Info("tabflow worker started",
+		"temporal", opts.HostPort, "namespace", opts.Namespace, "taskQueue", f.TaskQueue,
+		"tableau", cfg.ServerURL, "site", cfg.DisplayName(), "auth", string(cfg.Auth),
+		"credential", credentialLabel(cfg), "secret", cfg.MaskedSecret(), "apiVersion", apiVersion(cfg),
+		"http", httpLabel(f.HTTPAddress))
+	<-ctx.Done()
+	p.polling.Store(false)
+	logger.Info("stopping: no new work; running activities may finish and sign out", "stopTimeout", f.StopTimeout)
+	w.Stop()
+	logger.Info("tabflow worker stopped")
+	return nil
+}
+
+// Probe asks a probe URL (the container image has no curl) and reports
+// whether it answered 200.
+func Probe(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
+}
+
+func httpLabel(addr string) string {
+	if addr == "" {
+		return "off"
+	}
+	return addr + " (/metrics, /healthz, /readyz)"
+}
+
+// credentialLabel names the credential (never its secret).
+func credentialLabel(cfg tableau.Config) string {
+	switch cfg.Auth {
+	case tableau.AuthJWT:
+		return "connected app " + cfg.JWT.ClientID + " as " + cfg.JWT.Username
+	case tableau.AuthPassword:
+		return "user " + cfg.Username
+	default:
+		return "PAT " + cfg.PATName
+	}
+}
+
+func apiVersion(cfg tableau.Config) string {
+	if cfg.APIVersion == "" {
+		return tableau.DefaultAPIVersion
+	}
+	return cfg.APIVersion
+}
+
+func indent(err error) error {
+	return errors.New("  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
+}

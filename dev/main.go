@@ -1,0 +1,130 @@
+// Command dev runs everything tabflow needs on a laptop in one process: an
+// embedded Temporal server (SQLite file) with its Web UI, a sandbox Tableau
+// site when no Tableau connection is configured, and the worker. It is for
+// development only; production runs ./worker against a real Temporal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"tabflow/app"
+	"tabflow/testsuite/devserver"
+	"tabflow/testsuite/faketableau"
+)
+
+func main() {
+	var f app.Flags
+	var db string
+	var port, uiPort int
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run ./dev [flags]\n\nTemporal + Web UI + (sandbox Tableau) + the tabflow worker, in one process.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	err := f.Register(fs)
+	fs.StringVar(&db, "db", "tabflow-dev/temporal.db", "SQLite file for Temporal's state (empty = in memory); the sandbox keeps its users' roles beside it")
+	fs.IntVar(&port, "port", 7233, "Temporal gRPC port")
+	fs.IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port")
+	logger := app.ParseOrExit(fs, &f, os.Args[1:], err)
+	f.LogWorkflows = true
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, f, db, port, uiPort, logger); err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f app.Flags, db string, port, uiPort int, logger *slog.Logger) error {
+	for _, p := range []struct {
+		port int
+		flag string
+	}{{port, "-port"}, {uiPort, "-ui-port"}} {
+		if err := portFree(p.port); err != nil {
+			return fmt.Errorf("port %d is taken (%v; a Temporal dev server already running?): stop it, or choose another with %s", p.port, err, p.flag)
+		}
+	}
+	if db != "" {
+		if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
+			return err
+		}
+	}
+	logger.Info("starting the embedded Temporal server", "db", db)
+	srv, err := devserver.Start(devserver.Options{DBFile: db, Port: port, UIPort: uiPort})
+	if err != nil {
+		return fmt.Errorf("starting the dev Temporal server: %w", err)
+	}
+	defer srv.Stop()
+	os.Setenv("TEMPORAL_ADDRESS", srv.FrontendAddr)
+	os.Setenv("TEMPORAL_NAMESPACE", srv.Namespace)
+	logger.Info("Temporal is running", "address", srv.FrontendAddr, "namespace", srv.Namespace, "ui", srv.UIURL)
+
+	if !tableauConfigured(f.ConnectionFile) {
+		stopSandbox, err := startSandbox(db, logger)
+		if err != nil {
+			return err
+		}
+		defer stopSandbox()
+	}
+	return app.Run(ctx, f, logger)
+}
+
+// startSandbox runs the sandbox Tableau site and points the worker at it.
+// Its users' roles are kept beside the Temporal database, so they agree with
+// Temporal's history after a restart.
+func startSandbox(db string, logger *slog.Logger) (stop func(), err error) {
+	sandbox, err := faketableau.New()
+	if err != nil {
+		return nil, err
+	}
+	faketableau.SeedSandbox(sandbox)
+	if db != "" {
+		if err := sandbox.PersistRoles(filepath.Join(filepath.Dir(db), "sandbox-roles.json")); err != nil {
+			sandbox.Close()
+			return nil, fmt.Errorf("sandbox roles: %w", err)
+		}
+	}
+	caPath, err := sandbox.WriteCACert(os.TempDir())
+	if err != nil {
+		sandbox.Close()
+		return nil, err
+	}
+	for k, v := range map[string]string{
+		"TABLEAU_SERVER_URL": sandbox.Host, "TABLEAU_SITE": faketableau.SandboxSite, "TABLEAU_CA_FILE": caPath,
+		"TABLEAU_AUTH_METHOD": "pat", "TABLEAU_PAT_NAME": faketableau.SandboxAdminPAT, "TABLEAU_PAT_SECRET": faketableau.SandboxAdminSecret,
+	} {
+		os.Setenv(k, v)
+	}
+	logger.Warn("no Tableau connection configured: using the SANDBOX Tableau site (a fake, not a real Tableau)",
+		"url", sandbox.URL, "users", "ana@ (Unlicensed), ben@ (Viewer), chloe@ (Explorer), dev@ (Creator), newhire@ (never signed in) — all @example.com")
+	return sandbox.Close, nil
+}
+
+// tableauConfigured reports whether any Tableau connection is set, in the
+// environment or the connection file.
+func tableauConfigured(connectionFile string) bool {
+	if _, ok := os.LookupEnv("TABLEAU_SERVER_URL"); ok {
+		return true
+	}
+	_, err := os.Stat(connectionFile)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
