@@ -96,23 +96,26 @@ func redact(s string, secrets ...Secret) string {
 }
 
 // scrub makes text from elsewhere fit to show: redacted first (so a secret
-// that straddles the cut is masked whole), then cut to at most n bytes; any
-// beginning of a secret left at the cut is dropped too.
+// that straddles the cut is masked whole), the beginning of a secret that the
+// text itself ends with dropped (a server or proxy that cut its echo short),
+// then cut to at most n bytes.
 func scrub(s string, n int, secrets ...Secret) string {
-	s = redact(s, secrets...)
+	s = trimSecretPrefix(redact(s, secrets...), secrets)
 	if len(s) <= n {
 		return s
 	}
-	total := len(s)
-	kept := trimSecretPrefix(truncateBytes(s, n), secrets)
-	return kept + fmt.Sprintf("… (%d bytes in all)", total)
+	return truncateBytes(s, n) + fmt.Sprintf("… (%d bytes in all)", len(s))
 }
+
+// minPartialSecret is the shortest beginning of a secret that trimSecretPrefix
+// drops: shorter ones match ordinary text ("r" of "Error").
+const minPartialSecret = 4
 
 // trimSecretPrefix drops the end of s when it is the beginning of a secret.
 func trimSecretPrefix(s string, secrets []Secret) string {
 	for _, sec := range secrets {
 		for _, v := range sec.encodings() {
-			for k := min(len(v)-1, len(s)); k > 0; k-- {
+			for k := min(len(v)-1, len(s)); k >= minPartialSecret; k-- {
 				if strings.HasSuffix(s, v[:k]) {
 					return s[:len(s)-k] + maskBullets
 				}

@@ -523,6 +523,7 @@ func TestEchoedSignInBodyLeaksNoPartOfASecret(t *testing.T) {
 			return strings.Repeat("p", 290-strings.Index(string(d), "Zq9")) + string(d)
 		},
 		"cut mid-password": func(b []byte) string { return strings.Repeat("p", 297-strings.Index(string(b), "Zq9")) + string(b) },
+		"echo cut short":   func(b []byte) string { return "rejected: " + string(b[:strings.Index(string(b), "Zq9")+9]) },
 	}
 	for name, echo := range echoes {
 		for _, c := range []tableau.Config{cfg, pw} {

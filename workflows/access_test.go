@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -152,6 +153,10 @@ func TestInvalidInputFailsBeforeAnyActivity(t *testing.T) {
 		{workflows.ListUsersWorkflow, map[string]any{"pageSize": 1001}, "pageSize must be between 1 and 1000"},
 		{workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "auth/switchSite", "body": map[string]any{}}, `path "auth/switchSite" is refused`},
 		{workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "/Auth/signout"}, "is refused"},
+		{workflows.GetUserWorkflow, map[string]any{"id": ".."}, `id ".." is not a Tableau LUID`},
+		{workflows.UsageStatsWorkflow, map[string]any{"type": "..", "luid": "w1"}, `type ".." is not a Tableau content type`},
+		{workflows.UsageStatsWorkflow, map[string]any{"type": "workbook", "luid": "../x"}, `luid "../x" is not a Tableau LUID`},
+		{workflows.ProvisionWorkflow, json.RawMessage(`{"user":"ana@example.com","user":"ben@example.com","role":"Explorer"}`), "user: given more than once, which is ambiguous"},
 		{workflows.SetSiteRoleWorkflow, map[string]any{"user": "ana@example.com", "role": "Publisher"}, `role "Publisher" is not a site role tabflow can set`},
 		{workflows.HealthCheckWorkflow, map[string]any{"verbose": true}, "verbose: unknown field"},
 		{workflows.TableauRequestWorkflow, map[string]any{"method": "TRACE", "path": "sites"}, `method "TRACE" must be one of GET, POST, PUT, PATCH, DELETE`},

@@ -205,7 +205,11 @@ func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 	}
 	t.Logf("%d events in %d runs; the longest run has %d history events", n, runs, longest)
 	assert.GreaterOrEqual(t, runs, 3, "continued as new at least twice")
-	assert.Less(t, longest, 1500, "no run's history grows with the input stream")
+	// The first run holds every signal that arrived while its first events
+	// were applied (300 signals, each with its workflow task: ~1,200 events);
+	// continue-as-new bounds every run at 2,000 events plus what arrives
+	// during one apply, whatever the length of the stream.
+	assert.Less(t, longest, 2500, "no run's history grows with the input stream")
 }
 
 func describeRun(t *testing.T, s *stack, id string) string {
