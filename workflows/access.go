@@ -125,7 +125,7 @@ func (r *DeprovisionResult) message() string { return r.Message }
 // Temporal UI shows it at a glance.
 func showOutcome[T messenger](ctx workflow.Context, res T, err error) {
 	if err != nil {
-		workflow.SetCurrentDetails(ctx, "failed: "+truncateText(rootMessage(err), 500))
+		showFailure(ctx, err)
 		return
 	}
 	workflow.SetCurrentDetails(ctx, res.message())

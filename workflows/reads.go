@@ -88,7 +88,10 @@ func ListUsers(ctx workflow.Context, in ListUsersInput) (*ListUsersResult, error
 	if opts.PageSize == 0 {
 		opts.PageSize = defaultUsersPageSize
 	}
-	return runRead[ListUsersResult](ctx, a.ListUsers, opts)
+	res, err := runRead[ListUsersResult](ctx, a.ListUsers, opts)
+	return shown(ctx, res, err, func(r *ListUsersResult) string {
+		return fmt.Sprintf("ListUsers page %d: %d of %d users", opts.PageNumber, len(r.Users), r.Pagination.TotalAvailable)
+	})
 }
 
 // GetUserInput names a user: {"user":"ana@example.com"} or {"id":"…"}.
@@ -121,17 +124,21 @@ func GetUser(ctx workflow.Context, in GetUserInput) (*tableau.User, error) {
 		return nil, err
 	}
 	if in.ID != "" {
-		return runRead[tableau.User](ctx, a.GetUser, activities.GetUserInput{ID: in.ID})
+		u, err := runRead[tableau.User](ctx, a.GetUser, activities.GetUserInput{ID: in.ID})
+		return shown(ctx, u, err, describeUser)
 	}
 	found, err := runRead[activities.FindUserResult](ctx, a.FindUser, activities.FindUserInput{Name: in.User})
 	if err != nil {
 		return nil, err
 	}
 	if found.User == nil {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Tableau user %q was not found on this site", in.User), activities.ErrUserNotFound, nil)
+		err := temporal.NewNonRetryableApplicationError(fmt.Sprintf("Tableau user %q was not found on this site", in.User), activities.ErrUserNotFound, nil)
+		return shown(ctx, nil, err, describeUser)
 	}
-	return found.User, nil
+	return shown(ctx, found.User, nil, describeUser)
 }
+
+func describeUser(u *tableau.User) string { return fmt.Sprintf("%s: site role %s", u.Name, u.SiteRole) }
 
 // EmptyInput is the input of workflows that take none: {}.
 type EmptyInput struct {
@@ -149,7 +156,10 @@ func ServerInfo(ctx workflow.Context, in EmptyInput) (*tableau.ServerInfo, error
 	if err := problems(in.problems).err(); err != nil {
 		return nil, err
 	}
-	return runRead[tableau.ServerInfo](ctx, a.ServerInfo)
+	info, err := runRead[tableau.ServerInfo](ctx, a.ServerInfo)
+	return shown(ctx, info, err, func(i *tableau.ServerInfo) string {
+		return fmt.Sprintf("Tableau %s, REST API %s", i.ProductVersion, i.RESTAPIVersion)
+	})
 }
 
 // CurrentSession reports the site and user the credentials open.
@@ -157,7 +167,10 @@ func CurrentSession(ctx workflow.Context, in EmptyInput) (*tableau.CurrentSessio
 	if err := problems(in.problems).err(); err != nil {
 		return nil, err
 	}
-	return runRead[tableau.CurrentSession](ctx, a.CurrentSession)
+	cur, err := runRead[tableau.CurrentSession](ctx, a.CurrentSession)
+	return shown(ctx, cur, err, func(c *tableau.CurrentSession) string {
+		return fmt.Sprintf("site %q as %s (%s)", c.Site.ContentURL, c.User.Name, c.User.SiteRole)
+	})
 }
 
 // ListCollectionsInput passes query parameters to /api/-/collections.
@@ -215,7 +228,10 @@ func SearchContent(ctx workflow.Context, in SearchContentInput) (*tableau.Search
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return runRead[tableau.SearchResult](ctx, a.SearchContent, tableau.SearchOptions{Terms: in.Terms, Page: in.Page, Limit: in.Limit, Filter: in.Filter})
+	res, err := runRead[tableau.SearchResult](ctx, a.SearchContent, tableau.SearchOptions{Terms: in.Terms, Page: in.Page, Limit: in.Limit, Filter: in.Filter})
+	return shown(ctx, res, err, func(r *tableau.SearchResult) string {
+		return fmt.Sprintf("%d of %d hits for %s", len(r.Items), r.Total, quoteShort(in.Terms))
+	})
 }
 
 // UsageStatsInput names content: {"type":"workbook","luid":"…"} or
@@ -318,7 +334,25 @@ func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauReque
 	if (in.Method == http.MethodPost || in.Method == http.MethodPatch) && !in.Retry {
 		opts = sendOnceActivity
 	}
-	return runWith[TableauRequestResult](ctx, opts, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
+	res, err := runWith[TableauRequestResult](ctx, opts, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
+	return shown(ctx, res, err, func(r *TableauRequestResult) string {
+		return fmt.Sprintf("%s %s → %d", in.Method, truncateText(in.Path, 200), r.Status)
+	})
+}
+
+// shown puts what a workflow found, or why it failed, in its current
+// details (the Temporal UI shows them at a glance), and passes it through.
+func shown[T any](ctx workflow.Context, res *T, err error, describe func(*T) string) (*T, error) {
+	if err != nil {
+		showFailure(ctx, err)
+		return nil, err
+	}
+	workflow.SetCurrentDetails(ctx, describe(res))
+	return res, nil
+}
+
+func showFailure(ctx workflow.Context, err error) {
+	workflow.SetCurrentDetails(ctx, "failed: "+truncateText(rootMessage(err), 500))
 }
 
 // truncateText keeps at most n bytes of s (whole characters) and marks the cut.

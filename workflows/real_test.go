@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	sdktestsuite "go.temporal.io/sdk/testsuite"
 
 	"tabflow/activities"
@@ -183,4 +184,30 @@ func TestReadWorkflowsAgainstFake(t *testing.T) {
 	env, _ = realEnv(t)
 	env.ExecuteWorkflow(workflows.GetUserWorkflow, map[string]any{"user": "ghost@example.com"})
 	assert.Equal(t, activities.ErrUserNotFound, workflowError(t, env).Type())
+}
+
+// Every workflow's outcome is in its current details, for the Temporal UI.
+func TestWorkflowsShowTheirOutcomeAtAGlance(t *testing.T) {
+	details := func(env *sdktestsuite.TestWorkflowEnvironment) string {
+		v, err := env.QueryWorkflow("__temporal_workflow_metadata")
+		require.NoError(t, err)
+		var meta sdkpb.WorkflowMetadata
+		require.NoError(t, v.Get(&meta))
+		return meta.GetCurrentDetails()
+	}
+	for _, c := range []struct {
+		workflow string
+		input    map[string]any
+		want     string
+	}{
+		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Explorer"}, "ana@example.com: site role Unlicensed → Explorer"},
+		{workflows.ProvisionWorkflow, map[string]any{"user": "ghost@example.com", "role": "Explorer"}, `failed: Tableau user "ghost@example.com" was not found on this site.`},
+		{workflows.ListUsersWorkflow, map[string]any{"pageSize": 5}, "ListUsers page 1: 5 of 7 users"},
+		{workflows.GetUserWorkflow, map[string]any{"user": "ben@example.com"}, "ben@example.com: site role Viewer"},
+		{workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sessions/current"}, "GET sessions/current → 200"},
+	} {
+		env, _ := realEnv(t)
+		env.ExecuteWorkflow(c.workflow, c.input)
+		assert.Contains(t, details(env), c.want, c.workflow)
+	}
 }
