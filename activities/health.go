@@ -1,9 +1,14 @@
 package activities
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"net/url"
+	"slices"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"tabflow/tableau"
 )
@@ -11,8 +16,19 @@ import (
 // ConnectionCheck is what a bare sign-in tells.
 type ConnectionCheck struct {
 	// PATExpiresInSeconds is Tableau's estimate of the PAT's remaining
-	// lifetime; 0 when unknown (JWT, password, or not reported).
+	// lifetime (the soonest of a pool's); 0 when unknown (JWT, password, or
+	// not reported).
 	PATExpiresInSeconds int64 `json:"patExpiresInSeconds,omitempty"`
+	// PATs is each PAT of a pool: every one is signed in with.
+	PATs []PATStatus `json:"pats,omitempty"`
+}
+
+// PATStatus is one PAT of a pool at the health check.
+type PATStatus struct {
+	Name             string `json:"name"`
+	OK               bool   `json:"ok"`
+	ExpiresInSeconds int64  `json:"expiresInSeconds,omitempty"`
+	Error            string `json:"error,omitempty"`
 }
 
 // Health check names as metrics label them.
@@ -30,16 +46,56 @@ func (a *Activities) observe(check string, err error) {
 	}
 }
 
-// CheckConnection signs in and out.
+// CheckConnection signs in and out; with a PAT pool, with every PAT of it
+// (a rejected one is reported by name, and passes only if another works).
 func (a *Activities) CheckConnection(ctx context.Context) (ConnectionCheck, error) {
-	out, err := inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
-		return ConnectionCheck{PATExpiresInSeconds: int64(s.PATExpiresIn.Seconds())}, nil
-	})
+	out, err := a.checkConnection(ctx)
 	a.observe(checkConnection, err)
 	if a.Health != nil && out.PATExpiresInSeconds > 0 {
 		a.Health.PATExpiresIn(time.Duration(out.PATExpiresInSeconds) * time.Second)
 	}
 	return out, err
+}
+
+func (a *Activities) checkConnection(ctx context.Context) (ConnectionCheck, error) {
+	expiry := func(s *tableau.Session) int64 { return int64(s.PATExpiresIn.Seconds()) }
+	cfg := a.Tableau.Config()
+	if cfg.Auth != tableau.AuthPAT || len(cfg.PATs()) < 2 {
+		return inSession(ctx, a, CheckBudget, func(ctx context.Context, s *tableau.Session) (ConnectionCheck, error) {
+			return ConnectionCheck{PATExpiresInSeconds: expiry(s)}, nil
+		})
+	}
+	defer heartbeat(ctx)()
+	var out ConnectionCheck
+	var firstErr error
+	for i, p := range cfg.PATs() {
+		st := PATStatus{Name: p.Name}
+		err := a.Tableau.WithPATSession(ctx, i, CheckBudget, func(_ context.Context, s *tableau.Session) error {
+			st.OK, st.ExpiresInSeconds = true, expiry(s)
+			return nil
+		})
+		if err != nil {
+			err = classify(ctx, err)
+			st.Error = rootError(err)
+			firstErr = cmp.Or(firstErr, err)
+		} else if st.ExpiresInSeconds > 0 && (out.PATExpiresInSeconds == 0 || st.ExpiresInSeconds < out.PATExpiresInSeconds) {
+			out.PATExpiresInSeconds = st.ExpiresInSeconds
+		}
+		out.PATs = append(out.PATs, st)
+	}
+	if !slices.ContainsFunc(out.PATs, func(s PATStatus) bool { return s.OK }) {
+		return out, firstErr // no PAT of the pool works
+	}
+	return out, nil
+}
+
+// rootError is an application error's own message.
+func rootError(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
 }
 
 // SiteCheck is the site behind the session.

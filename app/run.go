@@ -30,10 +30,6 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	}
 	metrics := NewMetrics()
 	defer metrics.Close()
-	tc, err := tableau.NewClient(cfg, tableau.WithLogger(logger), tableau.WithObserver(metrics))
-	if err != nil {
-		return err
-	}
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return fmt.Errorf("Temporal client configuration: %w", err)
@@ -51,6 +47,11 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		return fmt.Errorf("connecting to Temporal at %s: %w", opts.HostPort, err)
 	}
 	defer c.Close()
+	fleet := NewFleetLock(c, f.TaskQueue, fmt.Sprintf("%s@%d", hostname(), os.Getpid()))
+	tc, err := tableau.NewClient(cfg, tableau.WithLogger(logger), tableau.WithObserver(metrics), tableau.WithFleetLock(fleet))
+	if err != nil {
+		return err
+	}
 
 	p := &probes{temporal: c}
 	if f.HTTPAddress != "" {
@@ -95,6 +96,14 @@ func Probe(url string) error {
 		return errors.New(resp.Status)
 	}
 	return nil
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "worker"
+	}
+	return h
 }
 
 func httpLabel(addr string) string {

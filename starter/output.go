@@ -23,6 +23,13 @@ func showHealth(w io.Writer, res workflows.HealthCheckResult) {
 	if res.PATExpiresIn != "" {
 		fmt.Fprintf(w, "PAT expires in %s\n", res.PATExpiresIn)
 	}
+	for _, p := range res.PATs {
+		if p.OK {
+			fmt.Fprintf(w, "  PAT %s: works, expires in %s\n", p.Name, p.ExpiresIn)
+		} else {
+			fmt.Fprintf(w, "  PAT %s: REFUSED: %s\n", p.Name, p.Cause)
+		}
+	}
 	for _, warning := range res.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
@@ -74,6 +81,9 @@ func showConnection(w io.Writer, path string, cfg tableau.Config) {
 		fmt.Fprintf(tw, "auth\tusername and password\nusername\t%s\npassword\t%s\n", cfg.Username, cfg.Password.Masked())
 	default:
 		fmt.Fprintf(tw, "auth\tPersonal Access Token\nPAT name\t%s\nPAT secret\t%s\n", cfg.PATName, cfg.PATSecret.Masked())
+		for i, p := range cfg.PATPool {
+			fmt.Fprintf(tw, "PAT %d\t%s (secret %s)\n", i+2, p.Name, p.Secret.Masked())
+		}
 	}
 	if cfg.APIVersion != "" {
 		fmt.Fprintf(tw, "API version\t%s\n", cfg.APIVersion)

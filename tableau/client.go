@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,8 @@ const maxResponseBody = 16 << 20
 type Client struct {
 	cfg      Config
 	observer Observer
+	fleet    FleetLock     // nil: sessions are serialised within this process only
+	nextPAT  atomic.Uint32 // round-robin start in the PAT pool
 	timeout  time.Duration // one request, body included
 	http     *http.Client
 	logger   *slog.Logger

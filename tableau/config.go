@@ -35,6 +35,9 @@ type Config struct {
 
 	PATName   string `json:"patName,omitempty"`
 	PATSecret Secret `json:"patSecret,omitzero"`
+	// PATPool are more PATs of the same account: each session takes any free
+	// PAT of the pool (the first one included), so sessions run in parallel.
+	PATPool []PAT `json:"patPool,omitempty"`
 
 	JWT JWTConfig `json:"jwt,omitzero"`
 
@@ -88,7 +91,24 @@ func (c Config) apiVersion() string {
 	return c.APIVersion
 }
 
-func (c Config) secrets() []Secret { return []Secret{c.PATSecret, c.JWT.Secret, c.Password} }
+func (c Config) secrets() []Secret {
+	out := []Secret{c.PATSecret, c.JWT.Secret, c.Password}
+	for _, p := range c.PATPool {
+		out = append(out, p.Secret)
+	}
+	return out
+}
+
+// PAT is one Personal Access Token: its name (a label) and secret.
+type PAT struct {
+	Name   string `json:"name"`
+	Secret Secret `json:"secret,omitzero"`
+}
+
+// PATs lists every PAT of the connection, the first one first.
+func (c Config) PATs() []PAT {
+	return append([]PAT{{Name: c.PATName, Secret: c.PATSecret}}, c.PATPool...)
+}
 
 var (
 	hostPattern       = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
@@ -170,6 +190,20 @@ func (c *Config) Validate() error {
 		}
 		if c.PATSecret.IsBlank() {
 			errs = append(errs, errors.New("Personal Access Token secret is required"))
+		}
+		names := map[string]bool{strings.TrimSpace(c.PATName): true}
+		for i, p := range c.PATPool {
+			n := i + 2 // as in TABLEAU_PAT_NAME_2
+			switch {
+			case strings.TrimSpace(p.Name) == "":
+				errs = append(errs, fmt.Errorf("Personal Access Token %d name is required", n))
+			case names[strings.TrimSpace(p.Name)]:
+				errs = append(errs, fmt.Errorf("Personal Access Token %d name %q is given twice: each PAT of the pool is a different token", n, truncate(p.Name, 80)))
+			}
+			names[strings.TrimSpace(p.Name)] = true
+			if p.Secret.IsBlank() {
+				errs = append(errs, fmt.Errorf("Personal Access Token %d secret is required", n))
+			}
 		}
 	case AuthJWT:
 		for _, f := range []struct{ v, name string }{

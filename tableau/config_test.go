@@ -1,6 +1,7 @@
 package tableau_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,30 @@ func TestLoadConfigEnvOverridesFile(t *testing.T) {
 
 	_, err = tableau.LoadConfig("", env(map[string]string{}))
 	assert.ErrorContains(t, err, "Server URL is required")
+}
+
+func TestPATPoolFromTheEnvironmentAndTheFile(t *testing.T) {
+	env := map[string]string{
+		"TABLEAU_SERVER_URL": "tableau.acme.com", "TABLEAU_PAT_NAME": "one", "TABLEAU_PAT_SECRET": "secret-one-000",
+		"TABLEAU_PAT_NAME_2": "two", "TABLEAU_PAT_SECRET_2": "secret-two-000", "TABLEAU_PAT_NAME_3": "three", "TABLEAU_PAT_SECRET_3": "secret-three-000",
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := tableau.LoadConfig("", lookup)
+	require.NoError(t, err)
+	require.Len(t, cfg.PATs(), 3)
+	assert.Equal(t, "three", cfg.PATs()[2].Name)
+	data, _ := json.Marshal(cfg)
+	assert.NotContains(t, string(data), "secret-two", "pool secrets print masked")
+
+	path := filepath.Join(t.TempDir(), "connection.json")
+	require.NoError(t, tableau.WriteConnectionFile(path, cfg))
+	back, err := tableau.ReadConnectionFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "two", back.PATPool[0].Name)
+
+	env["TABLEAU_PAT_NAME_2"] = "one"
+	delete(env, "TABLEAU_PAT_SECRET_3")
+	_, err = tableau.LoadConfig("", lookup)
+	assert.ErrorContains(t, err, `Personal Access Token 2 name "one" is given twice`)
+	assert.ErrorContains(t, err, "Personal Access Token 3 secret is required")
 }

@@ -24,12 +24,16 @@ func DefaultConnectionFile() string {
 // connectionFile is the on-disk form. It is the one place secrets are written
 // in the clear, in a file of mode 0600.
 type connectionFile struct {
-	ServerURL   string   `json:"serverUrl,omitempty"`
-	Site        string   `json:"site"`
-	APIVersion  string   `json:"apiVersion,omitempty"`
-	Auth        string   `json:"auth,omitempty"`
-	PATName     string   `json:"patName,omitempty"`
-	PATSecret   string   `json:"patSecret,omitempty"`
+	ServerURL  string `json:"serverUrl,omitempty"`
+	Site       string `json:"site"`
+	APIVersion string `json:"apiVersion,omitempty"`
+	Auth       string `json:"auth,omitempty"`
+	PATName    string `json:"patName,omitempty"`
+	PATSecret  string `json:"patSecret,omitempty"`
+	PATPool    []struct {
+		Name   string `json:"name"`
+		Secret string `json:"secret"`
+	} `json:"patPool,omitempty"`
 	JWTClientID string   `json:"jwtClientId,omitempty"`
 	JWTSecretID string   `json:"jwtSecretId,omitempty"`
 	JWTSecret   string   `json:"jwtSecret,omitempty"`
@@ -58,6 +62,9 @@ func ReadConnectionFile(path string) (Config, error) {
 		JWT:      JWTConfig{ClientID: f.JWTClientID, SecretID: f.JWTSecretID, Secret: NewSecret(f.JWTSecret), Username: f.JWTUsername, Scopes: f.JWTScopes},
 		Username: f.Username, Password: NewSecret(f.Password), CAFile: f.CAFile,
 	}
+	for _, p := range f.PATPool {
+		c.PATPool = append(c.PATPool, PAT{Name: p.Name, Secret: NewSecret(p.Secret)})
+	}
 	if f.Timeout != "" {
 		if c.Timeout, err = time.ParseDuration(f.Timeout); err != nil {
 			return Config{}, fmt.Errorf("connection file %s: timeout %q: %w", path, f.Timeout, err)
@@ -75,6 +82,12 @@ func WriteConnectionFile(path string, c Config) error {
 		JWTClientID: c.JWT.ClientID, JWTSecretID: c.JWT.SecretID, JWTSecret: c.JWT.Secret.reveal(),
 		JWTUsername: c.JWT.Username, JWTScopes: c.JWT.Scopes,
 		Username: c.Username, Password: c.Password.reveal(), CAFile: c.CAFile,
+	}
+	for _, p := range c.PATPool {
+		f.PATPool = append(f.PATPool, struct {
+			Name   string `json:"name"`
+			Secret string `json:"secret"`
+		}{p.Name, p.Secret.reveal()})
 	}
 	if c.Timeout > 0 {
 		f.Timeout = c.Timeout.String()
@@ -230,6 +243,24 @@ func (c *Config) applyEnv(env LookupEnv) error {
 		if err := secret(s.dst, s.name); err != nil {
 			return err
 		}
+	}
+	// More PATs of the pool: TABLEAU_PAT_NAME_2/TABLEAU_PAT_SECRET_2 (or
+	// _SECRET_2_FILE), _3, … until a number is missing. Set in the
+	// environment, they replace the file's pool.
+	var pool []PAT
+	for n := 2; ; n++ {
+		name, okName := env(fmt.Sprintf("TABLEAU_PAT_NAME_%d", n))
+		var sec Secret
+		if err := secret(&sec, fmt.Sprintf("TABLEAU_PAT_SECRET_%d", n)); err != nil {
+			return err
+		}
+		if !okName && sec.IsZero() {
+			break
+		}
+		pool = append(pool, PAT{Name: strings.TrimSpace(name), Secret: sec})
+	}
+	if len(pool) > 0 {
+		c.PATPool = pool
 	}
 	if c.Auth == "" {
 		c.Auth = c.inferAuth()

@@ -3,11 +3,13 @@ package tableau
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +31,8 @@ type Session struct {
 	// PATExpiresIn is Tableau's estimatedTimeToExpiration for the PAT
 	// (not the session); zero when Tableau did not say.
 	PATExpiresIn time.Duration
+	// PATName is the PAT of the pool this session signed in with.
+	PATName string
 
 	release  func()
 	signOut  sync.Once
@@ -39,42 +43,163 @@ type Session struct {
 // one live session per PAT, and a second sign-in ends the first.
 var patLocks sync.Map // key → chan struct{} (capacity 1)
 
-func (c *Client) lockPAT(ctx context.Context) (release func(), err error) {
+// patBench holds PATs of a pool that Tableau rejected, left out until the
+// time stored (or until a health check finds them working again).
+var patBench sync.Map // key → time.Time
+
+// benchFor is how long a rejected PAT of a pool is left out.
+const benchFor = 10 * time.Minute
+
+func (c *Client) patKey(p PAT) string {
+	return c.cfg.ServerURL + "\x00" + c.cfg.Site + "\x00" + p.Name
+}
+
+func benched(key string, now time.Time) bool {
+	until, ok := patBench.Load(key)
+	return ok && now.Before(until.(time.Time))
+}
+
+// lockPAT takes the in-process lock of PAT want, or (want < 0) of any PAT of
+// the pool that is free, trying the pool round-robin and then waiting for the
+// first to come free. PATs Tableau rejected are passed over while others work.
+func (c *Client) lockPAT(ctx context.Context, want int) (release func(), pat int, err error) {
 	if c.cfg.authMethod() != AuthPAT {
-		return func() {}, nil
+		return func() {}, 0, nil
 	}
-	key := c.cfg.ServerURL + "\x00" + c.cfg.Site + "\x00" + c.cfg.PATName
-	v, _ := patLocks.LoadOrStore(key, make(chan struct{}, 1))
-	ch := v.(chan struct{})
+	pats := c.cfg.PATs()
+	var candidates []int
+	if want >= 0 {
+		candidates = []int{want}
+	} else {
+		for i, p := range pats {
+			if !benched(c.patKey(p), c.now()) {
+				candidates = append(candidates, i)
+			}
+		}
+		if len(candidates) == 0 { // every PAT rejected: try them all again
+			for i := range pats {
+				candidates = append(candidates, i)
+			}
+		}
+		offset := int(c.nextPAT.Add(1)) % len(candidates)
+		candidates = append(candidates[offset:], candidates[:offset]...)
+	}
+	chans := make([]chan struct{}, len(candidates))
+	for i, idx := range candidates {
+		v, _ := patLocks.LoadOrStore(c.patKey(pats[idx]), make(chan struct{}, 1))
+		chans[i] = v.(chan struct{})
+	}
 	start := c.now()
-	select {
-	case ch <- struct{}{}:
-		c.observer.PATSessionWait(c.now().Sub(start))
-		var once sync.Once
-		return func() { once.Do(func() { <-ch }) }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for this PAT's previous session to end: %w", ctx.Err())
+	got := -1
+	for i, ch := range chans { // a free PAT at once, if any
+		select {
+		case ch <- struct{}{}:
+			got = i
+		default:
+			continue
+		}
+		break
 	}
+	if got < 0 {
+		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+		for _, ch := range chans {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(ch), Send: reflect.ValueOf(struct{}{})})
+		}
+		chosen, _, _ := reflect.Select(cases)
+		if chosen == 0 {
+			return nil, 0, fmt.Errorf("waiting for this PAT's previous session to end: %w", ctx.Err())
+		}
+		got = chosen - 1
+	}
+	c.observer.PATSessionWait(c.now().Sub(start))
+	ch := chans[got]
+	var once sync.Once
+	return func() { once.Do(func() { <-ch }) }, candidates[got], nil
 }
 
 // WithSession signs in, runs fn, and always signs out. It is the way to use
-// a session: with a PAT, only one runs at a time in this process. budget
-// (0 = none) bounds the sign-in and fn, counted once the session may start:
-// waiting for a PAT's previous session is bounded by ctx alone.
+// a session: with a PAT, only one runs at a time per PAT in this process
+// (and across the fleet, with WithFleetLock); with a pool, it takes any free
+// PAT. budget (0 = none) bounds the sign-in and fn, counted once the session
+// may start: waiting for a PAT's previous session is bounded by ctx alone.
 func (c *Client) WithSession(ctx context.Context, budget time.Duration, fn func(ctx context.Context, s *Session) error) error {
-	release, err := c.lockPAT(ctx)
+	return c.withSession(ctx, -1, budget, fn)
+}
+
+// WithPATSession is WithSession with PAT number i of the pool (0 = the
+// first): the health check signs in with each.
+func (c *Client) WithPATSession(ctx context.Context, i int, budget time.Duration, fn func(ctx context.Context, s *Session) error) error {
+	if c.cfg.authMethod() != AuthPAT || i < 0 || i >= len(c.cfg.PATs()) {
+		return fmt.Errorf("no PAT number %d in this connection", i)
+	}
+	return c.withSession(ctx, i, budget, fn)
+}
+
+func (c *Client) withSession(ctx context.Context, want int, budget time.Duration, fn func(ctx context.Context, s *Session) error) error {
+	for attempt := 0; ; attempt++ {
+		err := c.trySession(ctx, want, budget, fn)
+		var rejected *patRejected
+		if !errors.As(err, &rejected) {
+			return err
+		}
+		// A rejected PAT of a pool is left out for a while and another one
+		// tried, so one revoked token does not fail access decisions.
+		patBench.Store(c.patKey(rejected.pat), c.now().Add(benchFor))
+		c.logger.Warn("Tableau rejected a PAT of the pool: left out until it works again", slog.String("pat", rejected.pat.Name), slog.String("error", rejected.err.Error()))
+		if want >= 0 || attempt+1 >= len(c.cfg.PATs()) {
+			return rejected.err
+		}
+	}
+}
+
+// patRejected is a pool PAT's sign-in that Tableau refused.
+type patRejected struct {
+	pat PAT
+	err error
+}
+
+func (e *patRejected) Error() string { return e.err.Error() }
+
+func (c *Client) trySession(ctx context.Context, want int, budget time.Duration, fn func(ctx context.Context, s *Session) error) error {
+	release, pat, err := c.lockPAT(ctx, want)
 	if err != nil {
 		return err
+	}
+	pats := c.cfg.PATs()
+	if c.fleet != nil && c.cfg.authMethod() == AuthPAT {
+		lost, releaseLease, err := c.fleet.Acquire(ctx, c.cfg.PATLeaseKey(pats[pat]))
+		if err != nil {
+			release()
+			return fmt.Errorf("waiting for this PAT's lease: %w", err)
+		}
+		local := release
+		release = func() { releaseLease(); local() }
+		// A lease that cannot be renewed in time ends the calls at once, so
+		// the session signs out before the PAT can pass to another worker.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-lost:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 	}
 	if budget > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, budget)
 		defer cancel()
 	}
-	s, err := c.signInLocked(ctx, release)
+	s, err := c.signInLocked(ctx, pat, release)
 	if err != nil {
+		if IsSignInRejected(err) && c.cfg.authMethod() == AuthPAT && len(pats) > 1 {
+			return &patRejected{pat: pats[pat], err: err}
+		}
 		return err
 	}
+	patBench.Delete(c.patKey(pats[pat])) // it works
 	defer func() {
 		// Sign out even when ctx is cancelled or its budget is spent, so the
 		// PAT is free for the next session; a failure here does not undo fn's
@@ -88,20 +213,20 @@ func (c *Client) WithSession(ctx context.Context, budget time.Duration, fn func(
 	return fn(ctx, s)
 }
 
-// SignIn opens a session. With a PAT it first waits for any other session of
-// the same PAT in this process to sign out; call SignOut to free it.
+// SignIn opens a session. With a PAT it first waits for a PAT of the pool
+// to be free in this process; call SignOut to free it.
 func (c *Client) SignIn(ctx context.Context) (*Session, error) {
-	release, err := c.lockPAT(ctx)
+	release, pat, err := c.lockPAT(ctx, -1)
 	if err != nil {
 		return nil, err
 	}
-	return c.signInLocked(ctx, release)
+	return c.signInLocked(ctx, pat, release)
 }
 
 // signInLocked signs in holding the PAT's lock; release frees it when the
 // session ends (or at once if the sign-in fails).
-func (c *Client) signInLocked(ctx context.Context, release func()) (*Session, error) {
-	s, err := c.signIn(ctx)
+func (c *Client) signInLocked(ctx context.Context, pat int, release func()) (*Session, error) {
+	s, err := c.signIn(ctx, pat)
 	if err != nil {
 		release()
 		return nil, err
@@ -110,8 +235,8 @@ func (c *Client) signInLocked(ctx context.Context, release func()) (*Session, er
 	return s, nil
 }
 
-func (c *Client) signIn(ctx context.Context) (*Session, error) {
-	body, err := c.signInBody()
+func (c *Client) signIn(ctx context.Context, pat int) (*Session, error) {
+	body, err := c.signInBody(pat)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +287,12 @@ func (c *Client) signIn(ctx context.Context) (*Session, error) {
 	if cr.Token == "" {
 		return nil, ErrNoSessionToken
 	}
+	var patName string
+	if c.cfg.authMethod() == AuthPAT {
+		patName = c.cfg.PATs()[pat].Name
+	}
 	return &Session{
-		client: c, base: base, token: NewSecret(cr.Token),
+		client: c, base: base, token: NewSecret(cr.Token), PATName: patName,
 		SiteID: cr.Site.ID, SiteContentURL: cr.Site.ContentURL, UserID: cr.User.ID,
 		PATExpiresIn: parseTimeToExpiration(cr.EstimatedTimeToExpiration),
 	}, nil
@@ -187,7 +316,7 @@ func (s *Session) SignOut(ctx context.Context) error {
 	return s.signOutE
 }
 
-func (c *Client) signInBody() ([]byte, error) {
+func (c *Client) signInBody(pat int) ([]byte, error) {
 	type site struct {
 		ContentURL string `json:"contentUrl"`
 	}
@@ -210,7 +339,8 @@ func (c *Client) signInBody() ([]byte, error) {
 	case AuthPassword:
 		cr.Name, cr.Password = c.cfg.Username, c.cfg.Password.reveal()
 	default:
-		cr.PATName, cr.PATSecret = c.cfg.PATName, c.cfg.PATSecret.reveal()
+		p := c.cfg.PATs()[pat]
+		cr.PATName, cr.PATSecret = p.Name, p.Secret.reveal()
 	}
 	return json.Marshal(map[string]credentials{"credentials": cr})
 }

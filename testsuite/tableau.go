@@ -88,3 +88,18 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Second sandbox PAT of the administrator, for PAT pools.
+const (
+	SecondPAT       = "tabflow-admin-2"
+	SecondPATSecret = "sandbox-admin-2-secret-0000"
+)
+
+// PoolConfig signs in with a pool of two administrator PATs (the second is
+// added to the fake here).
+func (f *Tableau) PoolConfig() tableau.Config {
+	f.AddPAT(faketableau.SandboxSite, SecondPAT, SecondPATSecret, "admin@example.com", 0)
+	c := f.PATConfig()
+	c.PATPool = []tableau.PAT{{Name: SecondPAT, Secret: tableau.NewSecret(SecondPATSecret)}}
+	return c
+}

@@ -218,7 +218,7 @@ func TestDeprovisionBranches(t *testing.T) {
 
 func TestEveryWorkflowIsRegisteredUnderItsSpecName(t *testing.T) {
 	want := []string{"Provision", "Deprovision", "HealthCheck", "UserAccess", "ListUsers", "GetUser", "SetSiteRole",
-		"ServerInfo", "CurrentSession", "ListCollections", "SearchContent", "UsageStats", "TableauRequest"}
+		"ServerInfo", "CurrentSession", "ListCollections", "SearchContent", "UsageStats", "TableauRequest", "PATLease"}
 	var got []string
 	for name := range workflows.All {
 		got = append(got, name)

@@ -50,8 +50,18 @@ type HealthCheckResult struct {
 	Checks []CheckResult `json:"checks"`
 	// PATExpiresIn is Tableau's estimate of the PAT's remaining lifetime
 	// (e.g. "177d 5h 38m"), when signing in with a PAT.
-	PATExpiresIn string   `json:"patExpiresIn,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
+	PATExpiresIn string `json:"patExpiresIn,omitempty"`
+	// PATs is each PAT of a pool, with its lifetime or why Tableau refused it.
+	PATs     []PATReport `json:"pats,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// PATReport is one PAT of a pool in the report.
+type PATReport struct {
+	Name      string `json:"name"`
+	OK        bool   `json:"ok"`
+	ExpiresIn string `json:"expiresIn,omitempty"`
+	Cause     string `json:"cause,omitempty"`
 }
 
 // CheckResult is one row of the report. Cause is the underlying error
@@ -79,6 +89,17 @@ func HealthCheck(ctx workflow.Context, in HealthCheckInput) (*HealthCheckResult,
 	var conn activities.ConnectionCheck
 	err := workflow.ExecuteActivity(ctx, a.CheckConnection).Get(ctx, &conn)
 	report.add(CheckConnection, err, msgConnectionOK, msgConnectionFailed)
+	for _, p := range conn.PATs {
+		r := PATReport{Name: p.Name, OK: p.OK, Cause: p.Error}
+		if p.ExpiresInSeconds > 0 {
+			r.ExpiresIn = formatDays(time.Duration(p.ExpiresInSeconds) * time.Second)
+		}
+		if !p.OK {
+			report.Warnings = append(report.Warnings, fmt.Sprintf(
+				"Tableau refused the PAT %q of the pool (%s): it is left out until it works again; recreate it or remove it from the worker's settings.", p.Name, p.Error))
+		}
+		report.PATs = append(report.PATs, r)
+	}
 	if conn.PATExpiresInSeconds > 0 {
 		left := time.Duration(conn.PATExpiresInSeconds) * time.Second
 		report.PATExpiresIn = formatDays(left)

@@ -211,3 +211,23 @@ func TestWorkflowsShowTheirOutcomeAtAGlance(t *testing.T) {
 		assert.Contains(t, details(env), c.want, c.workflow)
 	}
 }
+
+// With a PAT pool the health check signs in with every PAT, reports each
+// one's lifetime, and names a PAT that Tableau refuses.
+func TestHealthCheckReportsEveryPATOfThePool(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	cfg := fake.PoolConfig()
+	fake.RevokePAT(testsuite.SecondPAT)
+	env := envWith(t, fake, cfg)
+	env.ExecuteWorkflow(workflows.HealthCheckWorkflow, map[string]any{})
+	var res workflows.HealthCheckResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Len(t, res.PATs, 2)
+	assert.True(t, res.PATs[0].OK)
+	assert.NotEmpty(t, res.PATs[0].ExpiresIn)
+	assert.False(t, res.PATs[1].OK)
+	assert.Contains(t, res.PATs[1].Cause, "Tableau sign-in failed (HTTP 401")
+	assert.True(t, res.Checks[0].OK, "the connection works with the other PAT")
+	require.NotEmpty(t, res.Warnings)
+	assert.Contains(t, res.Warnings[0], `Tableau refused the PAT "tabflow-admin-2" of the pool`)
+}

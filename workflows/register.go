@@ -23,6 +23,7 @@ var All = map[string]any{
 	SearchContentWorkflow:   SearchContent,
 	UsageStatsWorkflow:      UsageStats,
 	TableauRequestWorkflow:  TableauRequest,
+	PATLeaseWorkflow:        PATLease,
 }
 
 // Register registers every workflow under its SPEC name, and the activities.

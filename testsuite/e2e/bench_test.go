@@ -11,6 +11,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"tabflow/app"
+	"tabflow/tableau"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
@@ -29,16 +31,24 @@ func BenchmarkProvision(b *testing.B) {
 	}{
 		{"PAT/changed", "pat", false},
 		{"PAT/unchanged", "pat", true},
+		{"PATpool2/changed", "pool", false},
+		{"PATlease/changed", "lease", false},
 		{"JWT/changed", "jwt", false},
 		{"JWT/unchanged", "jwt", true},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			s := startStackWithoutWorker(b)
 			cfg := s.fake.PATConfig()
-			if c.auth == "jwt" {
+			var opts []tableau.Option
+			switch c.auth {
+			case "jwt":
 				cfg = s.fake.JWTConfig()
+			case "pool":
+				cfg = s.fake.PoolConfig()
+			case "lease": // the fleet-wide lease, as the worker binary takes it
+				opts = append(opts, tableau.WithFleetLock(app.NewFleetLock(s.client, workflows.TaskQueue, "bench")))
 			}
-			s.worker = s.startWorker(b, cfg)
+			s.worker = s.startWorker(b, cfg, opts...)
 			users := userNames(b.N)
 			s.fake.AddUsers(faketableau.SandboxSite, b.N, "Viewer")
 			role := "Explorer"
@@ -80,10 +90,14 @@ func BenchmarkProvision(b *testing.B) {
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "provisions/s")
 			b.ReportMetric(float64(p50)/float64(time.Millisecond), "p50-ms")
 			b.ReportMetric(float64(p99)/float64(time.Millisecond), "p99-ms")
-			if c.auth == "pat" {
+			switch c.auth {
+			case "pat", "lease":
 				// One PAT: every call is serialised, so N × calls × latency is the floor.
 				b.ReportMetric(float64(elapsed)/(float64(b.N)*calls*perCall), "x-http-bound")
-			} else {
+			case "pool":
+				// Two PATs: two serialised streams of calls.
+				b.ReportMetric(float64(elapsed)/(float64(b.N)*calls*perCall/2), "x-http-bound")
+			default:
 				// Parallel sessions: one provision's calls × latency is the floor.
 				b.ReportMetric(float64(p50)/(calls*perCall), "x-http-bound")
 			}

@@ -45,9 +45,9 @@ func startStack(t testing.TB) *stack {
 }
 
 // startWorker starts a worker on the default task queue with cfg's credentials.
-func (s *stack) startWorker(t testing.TB, cfg tableau.Config) worker.Worker {
+func (s *stack) startWorker(t testing.TB, cfg tableau.Config, opts ...tableau.Option) worker.Worker {
 	t.Helper()
-	acts := activities.New(s.fake.Client(t, cfg))
+	acts := activities.New(s.fake.Client(t, cfg, opts...))
 	return s.server.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
 }
 
@@ -64,7 +64,8 @@ func (s *stack) run(t *testing.T, id, workflowType string, input, result any) er
 // workerCmd is the worker binary, configured for this stack's Temporal
 // server and fake Tableau (PAT auth), not yet started.
 func (s *stack) workerCmd(t *testing.T, ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, bin.worker, append([]string{"-log-format", "json"}, args...)...)
+	// No metrics server unless asked: several workers run side by side.
+	cmd := exec.CommandContext(ctx, bin.worker, append([]string{"-log-format", "json", "-http-address", ""}, args...)...)
 	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
 		"TABLEAU_CONNECTION_FILE="+filepath.Join(t.TempDir(), "none.json"),
 		"TABLEAU_SERVER_URL="+s.fake.Host, "TABLEAU_SITE=sandbox", "TABLEAU_CA_FILE="+s.fake.CAFile,

@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tabflow/workflows"
+)
+
+// A holder that cannot renew its lease gives it up (lost closes) before the
+// lease could expire in Temporal, so it never outlives it.
+func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
+	for name, renew := range map[string]func(context.Context) error{
+		"renewals refused": func(context.Context) error { return &leaseGone{errors.New("not the holder")} },
+		"Temporal unreachable": func(ctx context.Context) error {
+			<-ctx.Done() // hangs until the local deadline
+			return ctx.Err()
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var released atomic.Bool
+			l := &fleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+				switch op {
+				case workflows.LeaseAcquire:
+					return workflows.LeaseGrant{TTL: leaseTTL}, nil
+				case workflows.LeaseRelease:
+					released.Store(true)
+					return workflows.LeaseGrant{}, nil
+				}
+				return workflows.LeaseGrant{}, renew(ctx)
+			}}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			start := time.Now()
+			lost, release, err := l.Acquire(ctx, "key")
+			require.NoError(t, err)
+			select {
+			case <-lost:
+			case <-ctx.Done():
+				t.Fatal("the lease was never given up")
+			}
+			assert.Less(t, time.Since(start), leaseTTL-leaseMargin/2, "given up with time to sign out before the lease expires")
+			release()
+			assert.True(t, released.Load())
+		})
+	}
+}
+
+// A holder whose renewals succeed keeps its lease.
+func TestLeaseIsKeptWhileRenewed(t *testing.T) {
+	var renewals atomic.Int32
+	l := &fleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+		if op == workflows.LeaseRenew {
+			renewals.Add(1)
+		}
+		return workflows.LeaseGrant{TTL: leaseTTL}, nil
+	}}
+	lost, release, err := l.Acquire(context.Background(), "key")
+	require.NoError(t, err)
+	defer release()
+	select {
+	case <-lost:
+		t.Fatal("a renewed lease was given up")
+	case <-time.After(leaseTTL):
+	}
+	assert.GreaterOrEqual(t, renewals.Load(), int32(4))
+}

@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"tabflow/testsuite"
+	"tabflow/testsuite/faketableau"
+	"tabflow/workflows"
+)
+
+// waitForPollers waits until n worker processes poll the task queue.
+func (s *stack) waitForPollers(t *testing.T, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := s.client.DescribeTaskQueue(testsuite.Context(t), workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		return err == nil && len(resp.GetPollers()) >= n
+	}, 30*time.Second, 100*time.Millisecond, "%d workers polling", n)
+}
+
+// provisionTimed provisions n sandbox users at once and says how long it took.
+func (s *stack) provisionTimed(t *testing.T, prefix string, n int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for i, err := range s.provisionAll(t, prefix, userNames(n), "Explorer") {
+		require.NoError(t, err, "provision %d", i)
+	}
+	return time.Since(start)
+}
+
+// cutOff counts calls Tableau answered with 401 (a session ended under them).
+func cutOff(fake *testsuite.Tableau) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if r.Status == 401 && !strings.Contains(r.Path, "/auth/") {
+			n++
+		}
+	}
+	return n
+}
+
+// Two worker processes sharing one PAT: the fleet-wide lease keeps Tableau
+// from ever seeing two live sessions of it.
+func TestFleetTwoWorkersSharingAPATNeverOverlap(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	s.fake.AddUsers(faketableau.SandboxSite, 40, "Unlicensed")
+	s.fake.SetLatency(100 * time.Millisecond)
+	s.startWorkerProcess(t)
+	s.startWorkerProcess(t)
+	s.waitForPollers(t, 2)
+	s.fake.ResetCounters()
+	took := s.provisionTimed(t, "fleet", 40)
+	t.Logf("40 provisions, 2 workers, one PAT, 100 ms a call: %s; %d requests", took.Round(100*time.Millisecond), s.fake.Count(""))
+	assert.Zero(t, s.fake.Collisions(), "no sign-in ever ended another worker's session")
+	assert.Zero(t, cutOff(s.fake), "no call was cut off")
+	assert.Equal(t, 1, s.fake.PeakConcurrency(), "Tableau never saw two requests of the PAT at once")
+}
+
+// One of two workers killed while its call hangs in Tableau: its lease
+// expires within seconds and the survivor finishes everything, with none of
+// its calls cut off.
+func TestFleetSurvivorFinishesAfterAWorkerIsKilled(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 3*time.Minute)
+	defer cancel()
+	s.fake.AddUsers(faketableau.SandboxSite, 10, "Unlicensed")
+	inFake := make(chan faketableau.Request, 1)
+	s.fake.Inject(faketableau.Fault{Method: "PUT", Times: 1, Latency: time.Minute, Notify: inFake})
+	first := s.startWorkerProcess(t)
+	s.waitForPollers(t, 1)
+	done := make(chan time.Duration, 1)
+	go func() { done <- s.provisionTimed(t, "killed", 10) }()
+	select {
+	case <-inFake:
+	case <-ctx.Done():
+		t.Fatal("no update reached the fake")
+	}
+	s.startWorkerProcess(t)
+	require.NoError(t, first.Process.Kill()) // SIGKILL while its session is live
+	first.Wait()
+	took := <-done
+	t.Logf("10 provisions finished %s after one of two workers was killed mid-call", took.Round(100*time.Millisecond))
+	assert.Zero(t, cutOff(s.fake), "the survivor's calls were never cut off")
+	for i := 1; i <= 10; i++ {
+		assert.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, fmt.Sprintf("user%05d@example.com", i)))
+	}
+}
+
+// A pool of two PATs provisions in parallel: 30 users take at most 0.65× the
+// time one PAT takes, still with never two sessions of one PAT.
+func TestFleetPATPoolProvisionsFaster(t *testing.T) {
+	run := func(pool bool) time.Duration {
+		s := startStackWithoutWorker(t)
+		s.fake.AddUsers(faketableau.SandboxSite, 30, "Unlicensed")
+		cmd := s.workerCmd(t, context.Background())
+		if pool {
+			s.fake.PoolConfig() // adds the second PAT to the fake
+			cmd.Env = append(cmd.Env, "TABLEAU_PAT_NAME_2="+testsuite.SecondPAT, "TABLEAU_PAT_SECRET_2="+testsuite.SecondPATSecret)
+		}
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		s.waitForPollers(t, 1)
+		s.fake.SetLatency(100 * time.Millisecond)
+		s.fake.ResetCounters()
+		took := s.provisionTimed(t, "pool", 30)
+		assert.Zero(t, s.fake.Collisions(), "never two live sessions of one PAT (pool %v)", pool)
+		assert.Zero(t, cutOff(s.fake))
+		if pool {
+			assert.Equal(t, 2, s.fake.PeakConcurrency(), "both PATs worked at once")
+		}
+		return took
+	}
+	one, two := run(false), run(true)
+	t.Logf("30 provisions at 100 ms a call: one PAT %s, a pool of two %s (%.2f×)", one.Round(100*time.Millisecond), two.Round(100*time.Millisecond), two.Seconds()/one.Seconds())
+	assert.LessOrEqual(t, two.Seconds(), 0.65*one.Seconds())
+}

@@ -1,0 +1,126 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// PATLease serialises the sessions of one PAT across every worker of a
+// deployment (Tableau allows one live session per PAT). One workflow per PAT,
+// ID PATLeaseWorkflowID(key), grants a lease to one holder at a time, in the
+// order holders asked (FIFO), through updates:
+//   - acquire {holder}: answers once the lease is the holder's;
+//   - renew {holder}: extends it; an error once it is no longer the holder's;
+//   - release {holder}: ends it, or withdraws a holder still waiting.
+//
+// A lease that is not renewed expires after its TTL (a durable timer), so a
+// holder that dies frees the PAT within seconds, with no manual cleanup.
+// History stays bounded: after maxLeaseEvents the workflow asks waiting
+// holders to ask again and continues as new with the current lease.
+const (
+	PATLeaseWorkflow = "PATLease"
+	LeaseAcquire     = "acquire"
+	LeaseRenew       = "renew"
+	LeaseRelease     = "release"
+	maxLeaseEvents   = 1000
+)
+
+// PATLeaseWorkflowID is the lease workflow of a PAT (key: server/site/name).
+func PATLeaseWorkflowID(key string) string { return "tabflow-pat-lease/" + key }
+
+// PATLeaseInput starts (or continues) a lease workflow.
+type PATLeaseInput struct {
+	TTL     time.Duration `json:"ttl"`
+	Holder  string        `json:"holder,omitempty"` // carried across continue-as-new
+	Expires time.Time     `json:"expires,omitzero"` // the holder's lease end
+}
+
+// LeaseRequest names a holder (a worker's session).
+type LeaseRequest struct {
+	Holder string `json:"holder"`
+}
+
+// LeaseGrant answers acquire: the lease is the holder's for TTL, or (Retry)
+// the workflow is continuing as new and the holder must ask again.
+type LeaseGrant struct {
+	TTL   time.Duration `json:"ttl"`
+	Retry bool          `json:"retry,omitempty"`
+}
+
+// PATLease is the lease workflow; see the constants above.
+func PATLease(ctx workflow.Context, in PATLeaseInput) error {
+	if in.TTL <= 0 {
+		return newInvalidInput("invalid input: ttl must be positive")
+	}
+	holder, expires := in.Holder, in.Expires
+	var queue []string
+	draining := false
+	grant := func() {
+		if holder == "" && len(queue) > 0 && !draining {
+			holder, queue = queue[0], queue[1:]
+			expires = workflow.Now(ctx).Add(in.TTL)
+		}
+	}
+	if err := workflow.SetUpdateHandler(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
+		if holder != r.Holder && !slices.Contains(queue, r.Holder) {
+			queue = append(queue, r.Holder)
+		}
+		grant()
+		if err := workflow.Await(ctx, func() bool { return holder == r.Holder || draining }); err != nil {
+			return LeaseGrant{}, err
+		}
+		if holder != r.Holder {
+			return LeaseGrant{Retry: true}, nil
+		}
+		return LeaseGrant{TTL: in.TTL}, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, LeaseRenew, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
+		if holder != r.Holder {
+			return LeaseGrant{}, fmt.Errorf("the lease is not held by %s (it expired)", r.Holder)
+		}
+		expires = workflow.Now(ctx).Add(in.TTL)
+		return LeaseGrant{TTL: in.TTL}, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, LeaseRelease, func(ctx workflow.Context, r LeaseRequest) error {
+		queue = slices.DeleteFunc(queue, func(h string) bool { return h == r.Holder })
+		if holder == r.Holder {
+			holder = ""
+			grant()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for {
+		if holder != "" {
+			wait := expires.Sub(workflow.Now(ctx))
+			if wait <= 0 {
+				holder = "" // not renewed in time: its holder is gone
+				grant()
+				continue
+			}
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return holder == "" || draining }); err != nil {
+				return err
+			}
+		} else if err := workflow.Await(ctx, func() bool { return holder != "" || len(queue) > 0 || draining }); err != nil {
+			return err
+		}
+		grant()
+		if !draining && workflow.GetInfo(ctx).GetCurrentHistoryLength() > maxLeaseEvents {
+			draining = true // waiting holders are told to ask again
+		}
+		if draining {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			return workflow.NewContinueAsNewError(ctx, PATLeaseWorkflow, PATLeaseInput{TTL: in.TTL, Holder: holder, Expires: expires})
+		}
+	}
+}

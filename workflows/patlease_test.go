@@ -1,0 +1,80 @@
+package workflows_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdktestsuite "go.temporal.io/sdk/testsuite"
+
+	"tabflow/workflows"
+)
+
+// leaseEnv drives a PATLease workflow; grants records who got the lease,
+// errs which updates failed.
+type leaseEnv struct {
+	t      *testing.T
+	env    *sdktestsuite.TestWorkflowEnvironment
+	grants []string
+	errs   []string
+}
+
+func newLeaseEnv(t *testing.T) *leaseEnv { return &leaseEnv{t: t, env: newEnv(t)} }
+
+func (l *leaseEnv) send(op, holder string) {
+	l.env.UpdateWorkflow(op, op+"-"+holder+"-"+l.env.Now().Format(time.RFC3339Nano), &sdktestsuite.TestUpdateCallback{
+		OnAccept: func() {},
+		OnReject: func(err error) { l.t.Errorf("%s %s rejected: %v", op, holder, err) },
+		OnComplete: func(_ any, err error) {
+			if err != nil {
+				l.errs = append(l.errs, op+" "+holder)
+				return
+			}
+			if op == workflows.LeaseAcquire {
+				l.grants = append(l.grants, holder)
+			}
+		},
+	}, workflows.LeaseRequest{Holder: holder})
+}
+
+func TestPATLeaseIsFirstComeFirstServed(t *testing.T) {
+	l := newLeaseEnv(t)
+	l.env.RegisterDelayedCallback(func() {
+		l.send(workflows.LeaseAcquire, "a")
+		l.send(workflows.LeaseAcquire, "b")
+		l.send(workflows.LeaseAcquire, "c")
+	}, 0)
+	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"a"}, l.grants, "one holder at a time")
+		l.send(workflows.LeaseRelease, "a")
+	}, time.Second)
+	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"a", "b"}, l.grants, "in the order asked")
+		l.send(workflows.LeaseRenew, "c") // not the holder
+		l.send(workflows.LeaseRelease, "b")
+	}, 2*time.Second)
+	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"a", "b", "c"}, l.grants)
+		assert.Equal(t, []string{"renew c"}, l.errs, "only the holder renews")
+		l.env.CancelWorkflow()
+	}, 3*time.Second)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+}
+
+// A holder that stops renewing (its worker died) loses the lease after the
+// TTL, and the next holder gets it, with no manual cleanup.
+func TestPATLeaseOfADeadHolderExpires(t *testing.T) {
+	l := newLeaseEnv(t)
+	l.env.RegisterDelayedCallback(func() {
+		l.send(workflows.LeaseAcquire, "dead")
+		l.send(workflows.LeaseAcquire, "b")
+	}, 0)
+	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRenew, "dead") }, 5*time.Second) // one renewal, then silence
+	l.env.RegisterDelayedCallback(func() {
+		require.Equal(t, []string{"dead", "b"}, l.grants)
+		l.env.CancelWorkflow()
+	}, time.Minute)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	assert.Equal(t, []string{"dead", "b"}, l.grants)
+}
