@@ -1,12 +1,15 @@
 package workflows_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
 	sdktestsuite "go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"tabflow/workflows"
 )
@@ -77,4 +80,25 @@ func TestPATLeaseOfADeadHolderExpires(t *testing.T) {
 	}, time.Minute)
 	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
 	assert.Equal(t, []string{"dead", "b"}, l.grants)
+}
+
+// The lease workflow's history stays bounded: past its limit it continues as
+// new, carrying the current lease.
+func TestPATLeaseContinuesAsNew(t *testing.T) {
+	l := newLeaseEnv(t)
+	l.env.RegisterDelayedCallback(func() {
+		l.send(workflows.LeaseAcquire, "a")
+		l.send(workflows.LeaseAcquire, "b")
+	}, 0)
+	l.env.RegisterDelayedCallback(func() {
+		l.env.SetCurrentHistoryLength(5000)
+		l.send(workflows.LeaseRelease, "a") // b gets the lease, then the run ends
+	}, time.Second)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(l.env.GetWorkflowError(), &can), "%v", l.env.GetWorkflowError())
+	var next workflows.PATLeaseInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	assert.Equal(t, "b", next.Holder, "the current lease travels to the next run")
+	assert.Equal(t, 10*time.Second, next.TTL)
 }
