@@ -21,12 +21,14 @@ type finishedInbound struct {
 
 func (f *finishedInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
 	res, err := f.Next.ExecuteWorkflow(ctx, in)
-	outcome := workflow.GetCurrentDetails(ctx)
-	if outcome == "" {
-		outcome = "completed"
-	}
-	if err != nil && !workflow.IsContinueAsNewError(err) {
-		outcome = "failed: " + err.Error()
+	// Only the kind of outcome: what it did (user names, roles) stays in
+	// Temporal, in the workflow's result and current details.
+	outcome := "completed"
+	switch {
+	case workflow.IsContinueAsNewError(err):
+		outcome = "continued as new"
+	case err != nil:
+		outcome = "failed"
 	}
 	// The workflow logger already names the workflow type and ID.
 	workflow.GetLogger(ctx).Info("workflow finished", "outcome", outcome)
