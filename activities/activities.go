@@ -129,13 +129,22 @@ type SetSiteRoleInput struct {
 	Role   tableau.SiteRole `json:"role"`
 }
 
-// SetSiteRole updates the role. Setting the role a user already has is
-// harmless, so a retry after a lost answer does no damage.
+// SetSiteRole updates the role. A retry (the last attempt's answer may have
+// been lost after Tableau applied it) reads the user first and sends no
+// second update when the role is already set, so Tableau's own record shows
+// each change once.
 func (a *Activities) SetSiteRole(ctx context.Context, in SetSiteRoleInput) (*tableau.User, error) {
 	if _, err := tableau.ParseSettableRole(string(in.Role)); err != nil {
 		return nil, invalidInput("role " + err.Error())
 	}
+	retry := activity.GetInfo(ctx).Attempt > 1
 	return inSession(ctx, a, AccessBudget, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
+		if retry {
+			u, err := s.GetUser(ctx, in.UserID)
+			if err != nil || u.SiteRole == in.Role {
+				return u, err
+			}
+		}
 		return s.UpdateSiteRole(ctx, in.UserID, in.Role)
 	})
 }

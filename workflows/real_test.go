@@ -231,3 +231,17 @@ func TestHealthCheckReportsEveryPATOfThePool(t *testing.T) {
 	require.NotEmpty(t, res.Warnings)
 	assert.Contains(t, res.Warnings[0], `Tableau refused the PAT "tabflow-admin-2" of the pool`)
 }
+
+// Tableau applies a role change but its answer is lost: the retry finds the
+// role already set and sends no second update.
+func TestProvisionRetryAfterALostAnswerDoesNotUpdateTwice(t *testing.T) {
+	env, fake := realEnv(t)
+	fake.Inject(faketableau.Fault{Method: "PUT", PathContains: "/users/", Times: 1, LoseAnswer: true})
+	env.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Explorer"})
+	var res workflows.ProvisionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.True(t, res.Changed)
+	assert.Equal(t, "Explorer", fake.Role(faketableau.SandboxSite, "ana@example.com"))
+	assert.Equal(t, 1, fake.Count("users:update"), "the retry saw the role applied")
+	assert.Len(t, fake.RoleChanges(), 1)
+}

@@ -22,8 +22,11 @@ type Fault struct {
 
 	Latency time.Duration // delay before answering (or before the fault)
 	Reset   bool          // close the connection without an answer
-	Status  int           // answer with this status instead
-	Body    string        // with this body (Tableau JSON or anything else)
+	// LoseAnswer carries the request out, then closes the connection
+	// without an answer: a change applied whose answer never arrived.
+	LoseAnswer bool
+	Status     int    // answer with this status instead
+	Body       string // with this body (Tableau JSON or anything else)
 	// Echo, if set, makes the body from the request's own body, as a
 	// misbehaving server or proxy that quotes what it was sent.
 	Echo func(request []byte) string

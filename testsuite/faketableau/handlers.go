@@ -116,6 +116,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := s.route(r)
 	rec.Status = rep.status
+	if fault != nil && fault.LoseAnswer {
+		resetConnection(w)
+		return
+	}
 	if rep.body == nil {
 		w.WriteHeader(rep.status)
 		return
