@@ -16,9 +16,12 @@ var a *activities.Activities
 
 // ProvisionInput grants a site role: {"user":"ana@example.com","role":"Explorer"}.
 type ProvisionInput struct {
-	User     string `json:"user"`
-	Role     string `json:"role"`
-	problems []string
+	User string `json:"user"`
+	Role string `json:"role"`
+	// KeepHigher, set by the access entity, makes Role a minimum: a user
+	// whose role Tableau shows higher keeps it (a grant never lowers access).
+	KeepHigher bool `json:"keepHigher,omitempty"`
+	problems   []string
 }
 
 func (in *ProvisionInput) UnmarshalJSON(b []byte) error {
@@ -52,7 +55,7 @@ func Provision(ctx workflow.Context, in ProvisionInput) (res *ProvisionResult, e
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return setRole(ctx, in.User, role)
+	return setRole(ctx, in.User, role, in.KeepHigher)
 }
 
 // SetSiteRoleInput sets any settable role, Unlicensed and
@@ -83,13 +86,13 @@ func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (res *SetSiteRoleRes
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return setRole(ctx, in.User, role)
+	return setRole(ctx, in.User, role, false)
 }
 
 // setRole is the look-up activity, the comparison here in the workflow, and
 // an update by user ID only when the role differs: every activity is one
 // idempotent REST call, and history shows the role before and after.
-func setRole(ctx workflow.Context, user string, role tableau.SiteRole) (*RoleResult, error) {
+func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHigher bool) (*RoleResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, accessActivity)
 	var found activities.FindUserResult
 	if err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: user}).Get(ctx, &found); err != nil {
@@ -104,6 +107,11 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole) (*RoleRes
 	res := &RoleResult{User: user, UserID: found.User.ID, PreviousRole: string(found.User.SiteRole), Role: string(role)}
 	if found.User.SiteRole == role {
 		res.Message = fmt.Sprintf("%s already has site role %s: nothing to change", user, role)
+		return res, nil
+	}
+	if keepHigher && roleRank(found.User.SiteRole) > roleRank(role) {
+		res.Role = string(found.User.SiteRole)
+		res.Message = fmt.Sprintf("%s has site role %s, above %s: kept, since a grant never lowers access", user, found.User.SiteRole, role)
 		return res, nil
 	}
 	updated, err := updateRole(ctx, user, found.User, role)

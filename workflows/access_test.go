@@ -142,7 +142,7 @@ func TestInvalidInputFailsBeforeAnyActivity(t *testing.T) {
 		{workflows.ProvisionWorkflow, map[string]any{"user": "   ", "role": "Explorer"}, "user must not be blank"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "explorer"}, `role "explorer" is not a site role: did you mean "Explorer"?`},
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Boss"}, `role "Boss" is not a site role tabflow can set`},
-		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Explorer", "site": "x"}, "site: unknown field (known fields: user, role)"},
+		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Explorer", "site": "x"}, "site: unknown field (known fields: user, role, keepHigher)"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": 42, "role": "Explorer"}, "user: must be a JSON string, not number"},
 		{workflows.DeprovisionWorkflow, map[string]any{"user": "ana@example.com"}, "role is required"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "SiteAdministratorCreator"}, `role "SiteAdministratorCreator" is not a site role tabflow can set`},

@@ -41,6 +41,11 @@ const (
 	GrantsQuery = "grants"
 )
 
+// EntityContinuingAsNew starts the access update's refusal while an entity
+// continues as new: nothing was applied, and the same update sent again
+// reaches the next run (starter does so by itself).
+const EntityContinuingAsNew = "the access entity is continuing as new"
+
 // UserAccessWorkflowID is the ID of a user's access entity on the site a
 // task queue serves: tableau-access/{task queue}/{user, lower-cased}. Tableau
 // user names are case-insensitive: one entity per site and user, whatever

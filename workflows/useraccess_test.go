@@ -106,19 +106,25 @@ func outcomes(h []workflows.AccessRecord) []string {
 	return out
 }
 
+// signalEach sends one event a minute, so each is applied before the next
+// arrives (events for one role that wait together coalesce).
+func (e *entityTest) signalEach(evs ...workflows.AccessEvent) {
+	for i, ev := range evs {
+		e.at(time.Duration(i)*time.Minute, func() { e.signal(ev) })
+	}
+}
+
 func TestUserAccessAppliesEventsInArrivalOrder(t *testing.T) {
 	e := newEntityTest(t, "ana@example.com")
-	e.at(0, func() {
-		e.signal(
-			access("grant", "Explorer", "r1", "2026-11-23T10:00:00Z"),
-			access("revoke", "Explorer", "r2", "2026-11-23T10:01:00Z"),
-			access("grant", "Creator", "r3", "2026-11-23T10:02:00Z"),
-			access("grant", "Creator", "r3", "2026-11-23T10:02:00Z"), // duplicate delivery
-			access("revoke", "Viewer", "r4", "2026-11-23T10:03:00Z"), // not the current role
-			access("grant", "Viewer", "r5", "2026-11-23T09:00:00Z"),  // older than the last applied
-		)
-	})
-	e.at(time.Second, func() {
+	e.signalEach(
+		access("grant", "Explorer", "r1", "2026-11-23T10:00:00Z"),
+		access("revoke", "Explorer", "r2", "2026-11-23T10:01:00Z"),
+		access("grant", "Creator", "r3", "2026-11-23T10:02:00Z"),
+		access("grant", "Creator", "r3", "2026-11-23T10:02:00Z"), // duplicate delivery
+		access("revoke", "Viewer", "r4", "2026-11-23T10:03:00Z"), // not the current role
+		access("grant", "Creator", "r5", "2026-11-23T09:00:00Z"), // older than the last applied Creator event
+	)
+	e.at(time.Hour, func() {
 		e.signal(access("grant", "Boss", "r6", "")) // invalid: rejected when it arrives
 		e.forget()
 	})
@@ -161,7 +167,7 @@ func TestUserAccessNeverForgets(t *testing.T) {
 	})
 	e.at(30*24*time.Hour, func() {
 		e.update(access("grant", "Explorer", "r1", "2026-11-23T10:00:00Z"), &redelivered, nil)
-		e.update(access("grant", "Creator", "r9", "2026-11-23T10:30:00Z"), &older, nil)
+		e.update(access("grant", "Explorer", "r9", "2026-11-23T10:30:00Z"), &older, nil)
 	})
 	e.at(31*24*time.Hour, e.forget)
 	e.run(workflows.UserAccessInput{})
@@ -174,13 +180,11 @@ func TestUserAccessNeverForgets(t *testing.T) {
 func TestUserAccessRevokeFallsBackToTheGrantStillHeld(t *testing.T) {
 	e := newEntityTest(t, "ana@example.com")
 	var toCreator, fallback, last workflows.AccessRecord
-	e.at(0, func() {
-		e.signal(access("grant", "Viewer", "g1", ""))
-		e.update(access("grant", "Creator", "g2", ""), &toCreator, nil)
-		e.update(access("revoke", "Creator", "g3", ""), &fallback, nil)
-		e.update(access("revoke", "Viewer", "g4", ""), &last, nil)
-	})
-	e.at(time.Minute, e.forget)
+	e.signalEach(access("grant", "Viewer", "g1", ""))
+	e.at(time.Minute, func() { e.update(access("grant", "Creator", "g2", ""), &toCreator, nil) })
+	e.at(2*time.Minute, func() { e.update(access("revoke", "Creator", "g3", ""), &fallback, nil) })
+	e.at(3*time.Minute, func() { e.update(access("revoke", "Viewer", "g4", ""), &last, nil) })
+	e.at(time.Hour, e.forget)
 	res := e.run(workflows.UserAccessInput{})
 	assert.Equal(t, "Creator", toCreator.RoleAfter)
 	assert.Equal(t, workflows.OutcomeApplied, fallback.Outcome)
@@ -234,13 +238,11 @@ func TestUserAccessTimeBoundGrants(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(strings.Join(outcomes(res.History), " "), workflows.OutcomeExpired), "the revoked Explorer grant never expires")
 }
 
-func TestUserAccessRegrantReplacesTheExpiry(t *testing.T) {
+func TestUserAccessPermanentRegrantCancelsTheExpiry(t *testing.T) {
 	e := newEntityTest(t, "ana@example.com")
-	e.at(0, func() {
-		ev := access("grant", "Explorer", "x1", "")
-		ev.Duration = "1h"
-		e.signal(ev, access("grant", "Explorer", "x2", "")) // for good now
-	})
+	ev := access("grant", "Explorer", "x1", "")
+	ev.Duration = "1h"
+	e.signalEach(ev, access("grant", "Explorer", "x2", "")) // for good now
 	e.at(2*time.Hour, e.forget)
 	res := e.run(workflows.UserAccessInput{})
 	assert.Equal(t, []string{"x1:applied", "x2:unchanged"}, outcomes(res.History), "nothing expired")
@@ -295,13 +297,22 @@ func TestUserAccessRefusesEventsForAnotherSite(t *testing.T) {
 	assert.Zero(t, e.fake.Count("users:update"))
 }
 
-// Continue-as-new carries the whole memory and the events not yet applied:
-// a signal that arrives in the same workflow task as the continue-as-new is
-// not lost.
+// continuedInput is the input a run that continued as new handed on.
+func continuedInput(t *testing.T, env *sdktestsuite.TestWorkflowEnvironment) workflows.UserAccessInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "%v", env.GetWorkflowError())
+	var next workflows.UserAccessInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.State)
+	return next
+}
+
+// Continue-as-new carries the whole memory and the events not yet applied.
 func TestUserAccessContinueAsNewCarriesStateAndPendingEvents(t *testing.T) {
-	e := newEntityTest(t, "dev@example.com")
+	e := newEntityTest(t, "ana@example.com")
 	e.at(0, func() {
-		for i, role := range []string{"Viewer", "Explorer", "Creator", "Explorer", "Viewer"} {
+		for i, role := range []string{"Viewer", "Explorer", "Creator", "ExplorerCanPublish", "SiteAdministratorExplorer"} {
 			ev := access("grant", role, string(rune('a'+i)), "")
 			if role == "Creator" {
 				ev.Duration = "1h"
@@ -309,29 +320,40 @@ func TestUserAccessContinueAsNewCarriesStateAndPendingEvents(t *testing.T) {
 			e.signal(ev)
 		}
 	})
-	e.env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "dev@example.com", MaxEventsPerRun: 2})
-	var can *workflow.ContinueAsNewError
-	require.True(t, errors.As(e.env.GetWorkflowError(), &can), "%v", e.env.GetWorkflowError())
-	var next workflows.UserAccessInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
-	require.NotNil(t, next.State)
+	e.env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "ana@example.com", MaxEventsPerRun: 2})
+	next := continuedInput(t, e.env)
 	assert.Equal(t, []string{"a:applied", "b:applied"}, outcomes(next.State.History))
 	require.Len(t, next.State.Pending, 3, "the three signals behind the limit travel to the next run")
 	assert.Equal(t, "c", next.State.Pending[0].Event.RequestID)
 	assert.Equal(t, 2, next.MaxEventsPerRun)
 
 	// The next run applies them first, in order, and keeps the dedupe memory.
-	e2 := newEntityTest(t, "dev@example.com")
+	e2 := newEntityTest(t, "ana@example.com")
 	e2.fake = e.fake
 	e2.env = envWith(t, e.fake, e.fake.PATConfig())
-	e2.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.UserAccessWorkflowID(testQueue, "dev@example.com")})
+	e2.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.UserAccessWorkflowID(testQueue, "ana@example.com")})
 	e2.at(time.Minute, func() { e2.signal(access("grant", "Creator", "c", "")) })
 	e2.at(2*time.Hour, e2.forget)
 	next.MaxEventsPerRun = 0
 	res := e2.run(next)
 	assert.Equal(t, []string{"a:applied", "b:applied", "c:applied", "d:unchanged", "e:unchanged", "c:duplicate", ":expired"}, outcomes(res.History))
 	assert.Equal(t, 7, res.Events)
-	assert.Equal(t, "Explorer", e.fake.Role(faketableau.SandboxSite, "dev@example.com"), "the Creator grant expired back to Explorer")
+	assert.Equal(t, "SiteAdministratorExplorer", e.fake.Role(faketableau.SandboxSite, "ana@example.com"),
+		"the Creator grant expired back to the highest grant below it")
+}
+
+// A signal that arrives while the last event of a run is being applied (its
+// child workflow waits out a Tableau error) is carried to the next run.
+func TestUserAccessContinueAsNewCarriesASignalThatArrivedDuringAChild(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	e.fake.Inject(faketableau.Fault{PathContains: "/users", Times: 1, Status: 503, Body: "busy"})
+	e.at(0, func() { e.signal(access("grant", "Viewer", "first", "")) })
+	e.at(500*time.Millisecond, func() { e.signal(access("grant", "Creator", "during", "")) })
+	e.env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "ana@example.com", MaxEventsPerRun: 1})
+	next := continuedInput(t, e.env)
+	assert.Equal(t, []string{"first:applied"}, outcomes(next.State.History))
+	require.Len(t, next.State.Pending, 1, "the signal that arrived during the child")
+	assert.Equal(t, "during", next.State.Pending[0].Event.RequestID)
 }
 
 func TestUserAccessHistoryQueryPages(t *testing.T) {

@@ -15,6 +15,23 @@ const (
 	maxRequestIDsV1    = 5000
 )
 
+// accessEventV1 is the access event as version 1 decoded it, frozen: a field
+// added later (duration, expiresAt, …) is an unknown field here, so a
+// version 1 run replays the rejection it recorded.
+type accessEventV1 struct {
+	Op        string `json:"op"`
+	Role      string `json:"role"`
+	RequestID string `json:"requestId,omitempty"`
+	At        string `json:"at,omitempty"`
+	problems  []string
+}
+
+func (e *accessEventV1) UnmarshalJSON(b []byte) error {
+	type plain accessEventV1
+	e.problems = decodeInput(b, (*plain)(e))
+	return nil
+}
+
 // userAccessV1 is UserAccess as it ran before the access entity learned to
 // remember grants and answer updates (patch accessEntityPatch). It is kept,
 // unchanged in what it asks of Temporal, only so that runs started by that
@@ -54,15 +71,15 @@ func userAccessV1(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, 
 	signals := workflow.GetSignalChannel(ctx, AccessSignal)
 	handled := 0
 	drain := func() {
-		var ev AccessEvent
+		var ev accessEventV1
 		for signals.ReceiveAsync(&ev) {
 			st.handleV1(ctx, in.User, ev)
 			handled++
-			ev = AccessEvent{}
+			ev = accessEventV1{}
 		}
 	}
 	for {
-		var ev AccessEvent
+		var ev accessEventV1
 		if got, _ := signals.ReceiveWithTimeout(ctx, idle, &ev); !got {
 			if signals.Len() > 0 {
 				continue // a signal arrived together with the idle timer
@@ -84,7 +101,7 @@ func userAccessV1(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, 
 }
 
 // handle applies one event and records its outcome.
-func (st *UserAccessState) handleV1(ctx workflow.Context, user string, ev AccessEvent) {
+func (st *UserAccessState) handleV1(ctx workflow.Context, user string, ev accessEventV1) {
 	st.Seq++
 	rec := AccessRecord{Seq: st.Seq, Op: ev.Op, Role: ev.Role, RequestID: ev.RequestID, At: ev.At, ReceivedAt: workflow.Now(ctx)}
 	defer func() { st.record(rec) }()
@@ -142,7 +159,7 @@ func (st *UserAccessState) handleV1(ctx workflow.Context, user string, ev Access
 
 // validateEventV1 checks an access event as version 1 did; a non-empty
 // message rejects it.
-func validateEventV1(ev AccessEvent) (*time.Time, string) {
+func validateEventV1(ev accessEventV1) (*time.Time, string) {
 	p := problems(ev.problems)
 	if ev.Op != "grant" && ev.Op != "revoke" {
 		p.add("op", "%q must be grant or revoke", ev.Op)

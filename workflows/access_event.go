@@ -1,0 +1,207 @@
+package workflows
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"tabflow/tableau"
+)
+
+// AccessEvent is the access update's and signal's payload:
+// {"op":"grant","role":"Explorer","requestId":"r-17","at":"2026-11-23T10:00:00Z","duration":"8h"}.
+type AccessEvent struct {
+	Op        string `json:"op"`                  // grant or revoke
+	Role      string `json:"role"`                // a provisionable site role
+	RequestID string `json:"requestId,omitempty"` // (op, requestId) handled once is a duplicate ever after
+	At        string `json:"at,omitempty"`        // upstream event time, RFC 3339: older than the last applied for its role is stale
+	Duration  string `json:"duration,omitempty"`  // grants: a Go duration, from when the event arrives, until the entity revokes it
+	ExpiresAt string `json:"expiresAt,omitempty"` // grants: an RFC 3339 time instead of duration
+	problems  []string
+}
+
+func (e *AccessEvent) UnmarshalJSON(b []byte) error {
+	type plain AccessEvent
+	e.problems = decodeInput(b, (*plain)(e))
+	return nil
+}
+
+// Ops of an access event.
+const (
+	OpGrant  = "grant"
+	OpRevoke = "revoke"
+)
+
+// Outcomes of an access event.
+const (
+	OutcomeApplied    = "applied"    // the role changed
+	OutcomeUnchanged  = "unchanged"  // done, nothing to change (already at role, or revoke of a role not held)
+	OutcomeDuplicate  = "duplicate"  // (op, requestId) handled before: ignored
+	OutcomeStale      = "stale"      // at older than the last applied event for its role: skipped
+	OutcomeSuperseded = "superseded" // a later event for the same role arrived while it waited: moot
+	OutcomeRejected   = "rejected"   // invalid event: no Tableau call
+	OutcomeFailed     = "failed"     // Provision/Deprovision failed (e.g. unknown user); may be redelivered
+	OutcomeExpired    = "expired"    // a time-bound grant ran out and the entity revoked it
+)
+
+// AccessRecord is one event and what became of it: the access update's answer.
+type AccessRecord struct {
+	Seq        int       `json:"seq"`
+	Op         string    `json:"op"`
+	Role       string    `json:"role"`
+	RequestID  string    `json:"requestId,omitempty"`
+	At         string    `json:"at,omitempty"`
+	ReceivedAt time.Time `json:"receivedAt"`
+	Outcome    string    `json:"outcome"`
+	Message    string    `json:"message"`
+	RoleBefore string    `json:"roleBefore,omitempty"`
+	RoleAfter  string    `json:"roleAfter,omitempty"`
+	ExpiresAt  string    `json:"expiresAt,omitempty"` // a time-bound grant's expiry
+	Warnings   []string  `json:"warnings,omitempty"`
+}
+
+// PendingEvent is an accepted event not yet applied, carried across
+// continue-as-new so that nothing accepted is lost.
+type PendingEvent struct {
+	Event      AccessEvent `json:"event"`
+	ReceivedAt time.Time   `json:"receivedAt"`
+	// Seq numbers the event on arrival, so records list in arrival order.
+	Seq int `json:"seq,omitempty"`
+}
+
+// Bounds on what one event can make the entity keep, in JSON bytes: 200
+// records of at most ~2 KB, whatever is sent (SPEC §3.1).
+const (
+	maxFieldBytes    = 256 // every field of an access event, as sent
+	maxKeptField     = 256 // a field as a record keeps it, JSON-encoded
+	maxKeptMessage   = 600 // a record's message, JSON-encoded
+	maxKeptWarnings  = 3
+	maxKeptProblems  = 3   // decoding problems quoted in a rejection
+	maxProblemLength = 120 // each, JSON-encoded
+)
+
+// parsedEvent is a valid event's meaning.
+type parsedEvent struct {
+	op        string
+	role      tableau.SiteRole
+	requestID string
+	at        *time.Time
+	expiresAt *time.Time
+}
+
+// parseEvent checks an access event that arrived at received (a duration
+// counts from then); a non-empty message rejects it.
+func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
+	p := problems(capProblems(ev.problems))
+	for _, f := range []struct{ name, value string }{{"op", ev.Op}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
+		if len(f.value) > maxFieldBytes {
+			p.add(f.name, "is %d bytes long; at most %d", len(f.value), maxFieldBytes)
+		}
+	}
+	if len(p) > 0 {
+		return parsedEvent{}, "invalid access event: " + joinProblems(p)
+	}
+	out := parsedEvent{op: ev.Op, requestID: ev.RequestID}
+	if ev.Op != OpGrant && ev.Op != OpRevoke {
+		p.add("op", "%s must be grant or revoke", quoteShort(ev.Op))
+	}
+	out.role = p.checkRole("role", ev.Role, tableau.ParseProvisionableRole)
+	if ev.At != "" {
+		if t, err := time.Parse(time.RFC3339, ev.At); err != nil {
+			p.add("at", "%s must be an RFC 3339 time such as 2026-11-23T10:00:00Z", quoteShort(ev.At))
+		} else {
+			out.at = &t
+		}
+	}
+	switch {
+	case ev.Duration != "" && ev.ExpiresAt != "":
+		p.add("duration", "and expiresAt: give one, not both")
+	case (ev.Duration != "" || ev.ExpiresAt != "") && ev.Op == OpRevoke:
+		p.add("duration", "and expiresAt are for grants only")
+	case ev.Duration != "":
+		if d, err := time.ParseDuration(ev.Duration); err != nil || d <= 0 {
+			p.add("duration", "%s must be a positive Go duration such as 8h or 30m", quoteShort(ev.Duration))
+		} else {
+			t := received.Add(d)
+			out.expiresAt = &t
+		}
+	case ev.ExpiresAt != "":
+		if t, err := time.Parse(time.RFC3339, ev.ExpiresAt); err != nil {
+			p.add("expiresAt", "%s must be an RFC 3339 time such as 2026-11-23T18:00:00Z", quoteShort(ev.ExpiresAt))
+		} else if !t.After(received) {
+			p.add("expiresAt", "%s is in the past", ev.ExpiresAt)
+		} else {
+			out.expiresAt = &t
+		}
+	}
+	if len(p) > 0 {
+		return parsedEvent{}, "invalid access event: " + joinProblems(p)
+	}
+	return out, ""
+}
+
+// capProblems keeps the first few decoding problems, each short, and says
+// how many more there were: ten thousand unknown fields make one line.
+func capProblems(ps []string) []string {
+	var out []string
+	for i, s := range ps {
+		if i == maxKeptProblems {
+			out = append(out, "and "+thousands(len(ps)-i)+" more")
+			break
+		}
+		out = append(out, capText(s, maxProblemLength))
+	}
+	return out
+}
+
+// capText keeps as much of s as fits in n bytes once JSON-encoded (a "<" is
+// six bytes there), cut at a character and marked "…".
+func capText(s string, n int) string {
+	if encodedLen(s) <= n {
+		return s
+	}
+	size := len("…")
+	for i, r := range s {
+		w := encodedLen(string(r))
+		if r == utf8.RuneError {
+			w = len(`\ufffd`)
+		}
+		if size+w > n {
+			return s[:i] + "…"
+		}
+		size += w
+	}
+	return s
+}
+
+// encodedLen is s's length as a JSON string's content.
+func encodedLen(s string) int {
+	b, _ := json.Marshal(s)
+	return len(b) - 2
+}
+
+// capRecord bounds what a record keeps, whatever its event carried.
+func capRecord(rec AccessRecord) AccessRecord {
+	rec.Op, rec.Role, rec.RequestID, rec.At = capText(rec.Op, maxKeptField), capText(rec.Role, maxKeptField), capText(rec.RequestID, maxKeptField), capText(rec.At, maxKeptField)
+	rec.Message = capText(rec.Message, maxKeptMessage)
+	if len(rec.Warnings) > maxKeptWarnings {
+		rec.Warnings = append(rec.Warnings[:maxKeptWarnings:maxKeptWarnings], "and "+thousands(len(rec.Warnings)-maxKeptWarnings)+" more")
+	}
+	for i, w := range rec.Warnings {
+		rec.Warnings[i] = capText(w, maxKeptMessage)
+	}
+	return rec
+}
+
+// bounded is a field from input as a message shows it.
+func bounded(s string) string { return truncateText(s, maxFieldBytes) }
+
+// thousands writes n as people read it: 11,997.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,157 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"tabflow/tableau"
+)
+
+// apply decides one queued event against the entity's memory and carries it out.
+func (e *entity) apply(ctx workflow.Context, q queued) AccessRecord {
+	rec := e.newRecord(q.PendingEvent, "", "")
+	if outcome, why := e.st.moot(q.ev, workflow.Now(ctx)); outcome != "" {
+		rec.Outcome, rec.Message = outcome, why
+		if outcome == OutcomeExpired {
+			e.st.remember(q.ev) // its time is over: a redelivery changes nothing either
+		}
+		return rec
+	}
+	if q.ev.op == OpRevoke {
+		if e.carryOut(ctx, &rec, e.st.planRevoke(q.ev.role, true), OpRevoke) {
+			e.st.remember(q.ev)
+		}
+		return rec
+	}
+	c := e.st.planGrant(Grant{Role: q.ev.role, ExpiresAt: q.ev.expiresAt, RequestID: q.ev.requestID})
+	if !e.carryOut(ctx, &rec, c, OpGrant) {
+		return rec // not remembered: a redelivery may succeed
+	}
+	e.st.remember(q.ev)
+	if after := tableau.SiteRole(rec.RoleAfter); after != q.ev.role {
+		rec.Message = fmt.Sprintf("%s grant held; the user keeps the higher %s. %s", q.ev.role, after, rec.Message)
+	}
+	switch kept := c.kept; {
+	case kept.ExpiresAt == nil && q.ev.expiresAt != nil:
+		rec.Message += fmt.Sprintf(" (the %s grant is held until revoked: a time-bound grant does not shorten it)", kept.Role)
+	case kept.ExpiresAt != nil:
+		rec.ExpiresAt = kept.ExpiresAt.Format(time.RFC3339)
+		rec.Message += fmt.Sprintf(" (the %s grant expires at %s)", kept.Role, rec.ExpiresAt)
+	}
+	return rec
+}
+
+// carryOut asks Tableau for c through a Provision or Deprovision child and,
+// only if it succeeds, keeps c's memory: a failure leaves the memory as it
+// was, matching Tableau.
+func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op string) bool {
+	cctx := e.childCtx(ctx, rec.Seq, op)
+	var res RoleResult
+	var err error
+	if c.op == OpGrant {
+		err = workflow.ExecuteChildWorkflow(cctx, ProvisionWorkflow, ProvisionInput{User: e.in.User, Role: string(c.role), KeepHigher: true}).Get(ctx, &res)
+	} else {
+		in := DeprovisionInput{User: e.in.User, Role: string(c.role)}
+		if c.fallback != tableau.RoleUnlicensed {
+			in.FallbackRole = string(c.fallback)
+		}
+		var dres DeprovisionResult
+		err = workflow.ExecuteChildWorkflow(cctx, DeprovisionWorkflow, in).Get(ctx, &dres)
+		res = RoleResult{PreviousRole: dres.PreviousRole, Role: dres.Role, Changed: dres.Changed, Message: dres.Message}
+	}
+	if err != nil {
+		rec.Outcome, rec.Message = OutcomeFailed, rootMessage(err)
+		return false
+	}
+	rec.Warnings = e.st.commit(c, tableau.SiteRole(res.PreviousRole))
+	rec.RoleBefore, rec.RoleAfter, rec.Message = res.PreviousRole, res.Role, res.Message
+	rec.Outcome = OutcomeUnchanged
+	if res.Changed {
+		rec.Outcome = OutcomeApplied
+	}
+	return true
+}
+
+// expire revokes a time-bound grant whose time is up (outcome expired): the
+// user returns to the highest of the baseline and the grants still held.
+func (e *entity) expire(ctx workflow.Context, g Grant) {
+	rec := e.newRecord(PendingEvent{Event: AccessEvent{Op: OpRevoke, Role: string(g.Role)}, ReceivedAt: workflow.Now(ctx)}, "", "")
+	rec.ExpiresAt = g.ExpiresAt.Format(time.RFC3339)
+	c := e.st.planRevoke(g.Role, false)
+	switch {
+	case c.held:
+		e.st.commit(c, "")
+		rec.Outcome = OutcomeExpired
+		rec.Message = fmt.Sprintf("the %s grant expired at %s; the user keeps %s, given in Tableau: nothing changed", g.Role, rec.ExpiresAt, g.Role)
+	case e.carryOut(ctx, &rec, c, "expire"):
+		rec.Outcome = OutcomeExpired
+		rec.Message = fmt.Sprintf("the %s grant expired at %s: %s", g.Role, rec.ExpiresAt, rec.Message)
+	default:
+		retry := workflow.Now(ctx).Add(expiryRetryDelay)
+		for i := range e.st.Grants {
+			if e.st.Grants[i].Role == g.Role {
+				e.st.Grants[i].RetryAt = &retry
+			}
+		}
+		rec.Message = fmt.Sprintf("revoking the expired %s grant failed (next try at %s): %s", g.Role, retry.Format(time.RFC3339), rec.Message)
+	}
+	e.answer(ctx, rec, 0)
+}
+
+func (e *entity) childCtx(ctx workflow.Context, seq int, op string) workflow.Context {
+	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: fmt.Sprintf("%s/%d-%s", workflow.GetInfo(ctx).WorkflowExecution.ID, seq, op),
+	})
+}
+
+// handOverLegacy ends an entity with version 1's per-user ID
+// (tableau-access/{user}) that continued as new into this code, so one user
+// has one memory per site: it starts the per-site entity with its memory,
+// or, when that entity already runs, sends it the grants it holds and the
+// events it has not applied, as access signals.
+func handOverLegacy(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, error) {
+	st := in.State
+	if st == nil {
+		st = &UserAccessState{}
+	}
+	target := UserAccessWorkflowID(workflow.GetInfo(ctx).TaskQueueName, in.User)
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: target, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON})
+	err := workflow.ExecuteChildWorkflow(cctx, UserAccessWorkflow, UserAccessInput{User: in.User, State: st}).GetChildWorkflowExecution().Get(ctx, nil)
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		err = forwardMemory(ctx, target, st)
+	}
+	if err != nil {
+		return nil, err
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s · memory handed over to %s", in.User, target))
+	return &UserAccessResult{User: in.User, Events: st.Seq, Grants: st.Grants, History: st.History}, nil
+}
+
+// forwardMemory sends st's grants and pending events to a running entity.
+func forwardMemory(ctx workflow.Context, target string, st *UserAccessState) error {
+	var events []AccessEvent
+	for _, g := range st.Grants {
+		ev := AccessEvent{Op: OpGrant, Role: string(g.Role)}
+		if g.ExpiresAt != nil {
+			if g.ExpiresAt.After(workflow.Now(ctx)) {
+				ev.ExpiresAt = g.ExpiresAt.Format(time.RFC3339)
+			} else {
+				ev.Op = OpRevoke // its expiry came while it was being handed over
+			}
+		}
+		events = append(events, ev)
+	}
+	for _, p := range st.Pending {
+		events = append(events, p.Event)
+	}
+	for _, ev := range events {
+		if err := workflow.SignalExternalWorkflow(ctx, target, "", AccessSignal, ev).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+)
+
+// record keeps rec, bounded, in Seq order, and shows the entity's state at a
+// glance in the Temporal UI (its current details).
+func (e *entity) record(ctx workflow.Context, rec AccessRecord) AccessRecord {
+	rec = capRecord(rec)
+	e.st.record(rec)
+	grants := "none"
+	if view := e.st.grantsView(); len(view) > 0 {
+		var gs []string
+		for _, g := range view {
+			switch {
+			case g.Source == SourceTableau:
+				gs = append(gs, string(g.Role)+" (given in Tableau)")
+			case g.ExpiresAt != nil:
+				gs = append(gs, fmt.Sprintf("%s until %s", g.Role, g.ExpiresAt.Format(time.RFC3339)))
+			default:
+				gs = append(gs, string(g.Role))
+			}
+		}
+		grants = strings.Join(gs, ", ")
+	}
+	details := fmt.Sprintf("%s · grants: %s · last: %s %s %s", e.in.User, grants, rec.Op, rec.Role, rec.Outcome)
+	if rec.RoleAfter != "" {
+		details += " · Tableau role " + rec.RoleAfter
+	}
+	for _, w := range rec.Warnings {
+		details += " · warning: " + w
+	}
+	workflow.SetCurrentDetails(ctx, details)
+	return rec
+}
+
+// record keeps rec in Seq order (an update handler may record a rejected
+// signal while an older event's child runs) and the newest maxHistory.
+func (st *UserAccessState) record(rec AccessRecord) {
+	i, _ := slices.BinarySearchFunc(st.History, rec.Seq, func(r AccessRecord, seq int) int { return r.Seq - seq })
+	st.History = lastN(slices.Insert(st.History, i, rec), maxHistory)
+}
+
+// history answers the history query: the newest records kept, or a page of
+// older ones.
+func (e *entity) history(page *HistoryPage) ([]AccessRecord, error) {
+	recs := e.st.History
+	if page != nil && page.Before > 0 {
+		i, _ := slices.BinarySearchFunc(recs, page.Before, func(r AccessRecord, seq int) int { return r.Seq - seq })
+		recs = recs[:i]
+	}
+	if page != nil && page.Limit > 0 {
+		recs = lastN(recs, page.Limit)
+	}
+	return append([]AccessRecord{}, recs...), nil
+}
