@@ -15,15 +15,19 @@ import (
 // derives its child workflow IDs from it. TestHistoriesReplay (testsuite/e2e)
 // records them anew, but for FrozenHistories.
 var RecordedHistories = map[string]string{
-	"provision.json":         "replay-provision",
-	"useraccess.json":        "tableau-access/ben@example.com",
-	"useraccess-entity.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
+	"provision.json":  "replay-provision",
+	"useraccess.json": "tableau-access/ben@example.com",
+	// useraccess.json with its third signal replaced by one carrying a field
+	// version 1 did not know (duration): version 1 rejected it, so a later
+	// AccessEvent field must not make it start a child on replay.
+	"useraccess-v1-duration.json": "tableau-access/ben@example.com",
+	"useraccess-entity.json":      workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 }
 
 // FrozenHistories were recorded by earlier versions of tabflow, which can no
 // longer produce them: they prove that runs started then still replay.
 // useraccess.json is an access entity of version 1 (per-user ID, idle timer).
-var FrozenHistories = map[string]bool{"useraccess.json": true}
+var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show
 // --output json` writes it) against the current workflow code.

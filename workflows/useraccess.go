@@ -243,8 +243,7 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 			return
 		case !supersedes(ev, w.ev):
 			e.answer(ctx, e.newRecord(p, OutcomeSuperseded, supersededBy(w.PendingEvent)), ticket)
-			e.st.remember(ev)
-			return
+			return // older than the waiting event: stale once that one is applied
 		}
 		e.queue = slices.Delete(e.queue, i, i+1)
 		e.answer(ctx, e.newRecord(w.PendingEvent, OutcomeSuperseded, supersededBy(p)), w.ticket)
@@ -296,7 +295,6 @@ func (e *entity) run(ctx workflow.Context) (*UserAccessResult, error) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return nil, err
 			}
-			e.drainSignals(ctx) // what arrived since forget is recorded as rejected, not dropped
 			return &UserAccessResult{User: e.in.User, Events: e.st.Seq, Grants: e.st.grantsView(), History: e.st.History}, nil
 		}
 		if err := e.wait(ctx); err != nil {

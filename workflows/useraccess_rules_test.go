@@ -194,3 +194,96 @@ func TestUserAccessTemporaryElevationExpiresBackToTheBaseline(t *testing.T) {
 	assert.Equal(t, "Unlicensed", e.role(), "an explicit revoke of the baseline's role removes it")
 	assert.Empty(t, res.Grants)
 }
+
+// slowPUTs makes the next n role updates fail with a 503, so the event
+// being applied takes 2^n-1 s of workflow time while others arrive.
+func (e *entityTest) slowPUTs(n int) {
+	e.fake.Inject(faketableau.Fault{Method: "PUT", Times: n, Status: 503, Body: "busy"})
+}
+
+// 10. A duration counts from when the grant arrived; a grant whose time ran
+// out while it waited is answered expired, never rejected after acceptance.
+func TestUserAccessGrantThatRanOutWhileWaitingIsExpired(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	e.slowPUTs(3) // the first grant takes 7 s
+	short := access("grant", "Creator", "short", "")
+	short.Duration = "3s"
+	var rec workflows.AccessRecord
+	e.at(0, func() { e.signal(access("grant", "Viewer", "first", "")) })
+	e.at(time.Second, func() { e.update(short, &rec, nil) })
+	e.at(time.Hour, e.forget)
+	e.run(workflows.UserAccessInput{})
+	assert.Equal(t, workflows.OutcomeExpired, rec.Outcome, rec.Message)
+	assert.Contains(t, rec.Message, "the Creator grant ran out at")
+	assert.Equal(t, "Viewer", e.role(), "never Creator")
+}
+
+// 10. While a run continues as new it takes no new update (the sender
+// retries and reaches the next run), so a steady stream cannot hold it open.
+func TestUserAccessRefusesUpdatesWhileContinuingAsNew(t *testing.T) {
+	e := newEntityTest(t, "ben@example.com") // Viewer
+	e.slowPUTs(2)
+	var refused error
+	e.at(0, func() {
+		e.update(access("grant", "Viewer", "u1", ""), nil, nil)  // unchanged: the run's one event
+		e.update(access("grant", "Creator", "u2", ""), nil, nil) // accepted: applied before the run ends
+	})
+	e.at(1500*time.Millisecond, func() { e.update(access("grant", "Explorer", "u3", ""), nil, &refused) })
+	e.env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: e.user, MaxEventsPerRun: 1})
+	next := continuedInput(t, e.env)
+	require.Error(t, refused)
+	assert.Contains(t, refused.Error(), workflows.EntityContinuingAsNew)
+	assert.Equal(t, []string{"u1:unchanged", "u2:applied"}, outcomes(next.State.History))
+	assert.Empty(t, next.State.Pending)
+}
+
+// 10. After forget, an update is refused and a signal is recorded as
+// rejected: neither is applied nor lost without a word.
+func TestUserAccessEventsAfterForget(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	e.slowPUTs(2)
+	var refused error
+	e.at(0, func() { e.signal(access("grant", "Viewer", "s1", "")) })
+	e.at(time.Second, e.forget)
+	e.at(2*time.Second, func() {
+		e.update(access("grant", "Creator", "late-update", ""), nil, &refused)
+		e.signal(access("grant", "Creator", "late-signal", ""))
+	})
+	res := e.run(workflows.UserAccessInput{})
+	require.Error(t, refused)
+	assert.Contains(t, refused.Error(), "this entity is ending (forget)")
+	assert.Equal(t, []string{"s1:applied", "late-signal:rejected"}, outcomes(res.History))
+	assert.Equal(t, "Viewer", e.role())
+}
+
+// 10. Records list in arrival order even when an update handler records a
+// rejected signal while an earlier event's child runs, so paging is exact.
+func TestUserAccessHistoryStaysInArrivalOrder(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	e.slowPUTs(2)
+	var page []workflows.AccessRecord
+	e.at(0, func() { e.signal(access("grant", "Viewer", "s1", "")) })
+	e.at(time.Second, func() { e.signal(access("grant", "Boss", "bad", "")) })
+	e.at(1500*time.Millisecond, func() { e.update(access("grant", "Creator", "u2", ""), nil, nil) })
+	e.at(time.Minute, func() { e.query(workflows.HistoryQuery, &page, workflows.HistoryPage{Before: 3}) })
+	e.at(time.Hour, e.forget)
+	res := e.run(workflows.UserAccessInput{})
+	assert.Equal(t, []string{"s1:applied", "bad:rejected", "u2:applied"}, outcomes(res.History))
+	assert.Equal(t, []string{"s1:applied", "bad:rejected"}, outcomes(page))
+}
+
+// A grant made moot by its revoke while both waited is remembered: its
+// redelivery later does not grant again.
+func TestUserAccessSupersededGrantRedeliveredIsADuplicate(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	e.slowPUTs(2)
+	var again workflows.AccessRecord
+	e.at(0, func() { e.signal(access("grant", "Viewer", "first", "")) })
+	e.at(time.Second, func() { e.signal(access("grant", "Creator", "T-9", ""), access("revoke", "Creator", "T-10", "")) })
+	e.at(time.Minute, func() { e.update(access("grant", "Creator", "T-9", ""), &again, nil) })
+	e.at(time.Hour, e.forget)
+	res := e.run(workflows.UserAccessInput{})
+	assert.Equal(t, []string{"first:applied", "T-9:superseded", "T-10:unchanged", "T-9:duplicate"}, outcomes(res.History))
+	assert.Equal(t, workflows.OutcomeDuplicate, again.Outcome)
+	assert.Equal(t, "Viewer", e.role())
+}
