@@ -21,13 +21,17 @@ var RecordedHistories = map[string]string{
 	// version 1 did not know (duration): version 1 rejected it, so a later
 	// AccessEvent field must not make it start a child on replay.
 	"useraccess-v1-duration.json": "tableau-access/ben@example.com",
-	"useraccess-entity.json":      workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
+	// An entity of version 2 (global staleness, no baseline), frozen.
+	"useraccess-entity.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
+	// The entity with the rules of SPEC §3.1 (patch version 2).
+	"useraccess-entity-v3.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 }
 
 // FrozenHistories were recorded by earlier versions of tabflow, which can no
 // longer produce them: they prove that runs started then still replay.
-// useraccess.json is an access entity of version 1 (per-user ID, idle timer).
-var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true}
+// useraccess.json is an access entity of version 1 (per-user ID, idle timer),
+// useraccess-entity.json one of version 2.
+var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show
 // --output json` writes it) against the current workflow code.

@@ -144,14 +144,17 @@ func TestAccessEntityPerSite(t *testing.T) {
 }
 
 // 300 events for one user, across forced continue-as-new runs and a worker
-// killed mid-way: every event exactly once, in order, and every run's
-// history bounded.
+// killed mid-way: every event gets exactly one record, in arrival order;
+// events that waited together coalesce (superseded); what was applied
+// reached Tableau once, in order; and the user ends as the last event asks.
 func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 	s := startStackWithoutWorker(t)
+	s.fake.SetLatency(20 * time.Millisecond) // so events arrive while others are applied
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	const user, n = "dev@example.com", 300
 	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	s.fake.SetRole(faketableau.SandboxSite, user, "Unlicensed")
 	first := s.startWorkerProcess(t)
 	var firstRunID string
 	for i := range n {
@@ -160,7 +163,7 @@ func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 			ev.Op = "revoke"
 		}
 		run, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue},
-			workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, MaxEventsPerRun: 100})
+			workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, MaxEventsPerRun: 20})
 		require.NoError(t, err)
 		if i == 0 {
 			firstRunID = run.GetRunID()
@@ -171,29 +174,28 @@ func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 			s.startWorkerProcess(t)
 		}
 	}
-	userChanges := func() []string {
-		var changes []string
-		for _, c := range s.fake.RoleChanges() {
-			if c.User == user {
-				changes = append(changes, c.To)
-			}
-		}
-		return changes
-	}
-	require.Eventually(t, func() bool { return len(userChanges()) >= n }, 3*time.Minute, 200*time.Millisecond, "every event applied")
 	res := s.forget(t, id)
 	assert.Equal(t, n, res.Events, "one record per event: none lost, none twice")
 	require.Len(t, res.History, 200, "the last 200 records are kept")
+	applied := 0
 	for i, rec := range res.History {
-		assert.Equal(t, fmt.Sprintf("e%03d", n-200+i+1), rec.RequestID, "in order")
-		assert.Equal(t, workflows.OutcomeApplied, rec.Outcome, rec.Message)
+		assert.Equal(t, fmt.Sprintf("e%03d", n-200+i+1), rec.RequestID, "in arrival order")
+		assert.Contains(t, []string{workflows.OutcomeApplied, workflows.OutcomeSuperseded, workflows.OutcomeUnchanged}, rec.Outcome, rec.Message)
+		if rec.Outcome == workflows.OutcomeApplied {
+			applied++
+		}
 	}
-	changes := userChanges()
-	require.Len(t, changes, n, "Tableau saw each event's change once")
-	for i, to := range changes {
-		want := map[bool]string{true: "Viewer", false: "Unlicensed"}[i%2 == 0]
-		require.Equal(t, want, to, "change %d in event order", i)
+	var changes []string
+	for _, c := range s.fake.RoleChanges() {
+		if c.User == user {
+			changes = append(changes, c.To)
+		}
 	}
+	for i := 1; i < len(changes); i++ {
+		require.NotEqual(t, changes[i-1], changes[i], "change %d: the same change twice", i)
+	}
+	assert.Equal(t, "Unlicensed", s.fake.Role(faketableau.SandboxSite, user), "the last event (e300) revokes")
+	t.Logf("%d events: %d role changes in Tableau (%d applied among the last 200 records); the rest coalesced", n, len(changes), applied)
 
 	// Walk the chain of runs: each continued as new, none grew large.
 	runs, longest := 0, 0
@@ -204,11 +206,7 @@ func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 		runID = last.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 	}
 	t.Logf("%d events in %d runs; the longest run has %d history events", n, runs, longest)
-	assert.GreaterOrEqual(t, runs, 3, "continued as new at least twice")
-	// The first run holds every signal that arrived while its first events
-	// were applied (300 signals, each with its workflow task: ~1,200 events);
-	// continue-as-new bounds every run at 2,000 events plus what arrives
-	// during one apply, whatever the length of the stream.
+	assert.GreaterOrEqual(t, runs, 2, "continued as new at least once")
 	assert.Less(t, longest, 2500, "no run's history grows with the input stream")
 }
 

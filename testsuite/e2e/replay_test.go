@@ -20,9 +20,9 @@ import (
 )
 
 // recordAccessEntity drives an access entity through every path: grants by
-// Update-With-Start and by signal, a duplicate, a stale event, a revoke that
-// falls back to the grant still held, a time-bound grant that expires, and
-// forget.
+// Update-With-Start and by signal (ben's Viewer in Tableau becomes the
+// baseline), a duplicate, a stale event, a revoke that falls back to the
+// grant still held, a time-bound grant that expires, and forget.
 func recordAccessEntity(t *testing.T, s *stack, id string) {
 	ctx := testsuite.Context(t)
 	user := "ben@example.com"
@@ -44,7 +44,7 @@ func recordAccessEntity(t *testing.T, s *stack, id string) {
 	require.NoError(t, err)
 	assert.Equal(t, "Explorer", update(workflows.AccessEvent{Op: "revoke", Role: "Creator", RequestID: "r3", At: "2026-11-23T10:02:00Z"}).RoleAfter)
 	assert.Equal(t, workflows.OutcomeDuplicate, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"}).Outcome)
-	assert.Equal(t, workflows.OutcomeStale, update(workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: "r4", At: "2026-11-23T09:00:00Z"}).Outcome)
+	assert.Equal(t, workflows.OutcomeStale, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r4", At: "2026-11-23T09:00:00Z"}).Outcome)
 	assert.Equal(t, "Creator", update(workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r5", Duration: "2s"}).RoleAfter)
 	require.Eventually(t, func() bool { return s.fake.Role(faketableau.SandboxSite, user) == "Explorer" }, 30*time.Second, 100*time.Millisecond, "the 2 s grant expires")
 	res := s.forget(t, id)
@@ -62,7 +62,7 @@ func TestHistoriesReplay(t *testing.T) {
 	require.NoError(t, s.run(t, testsuite.RecordedHistories["provision.json"], workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Creator"}, &prov))
 	require.True(t, prov.Changed)
 
-	recordAccessEntity(t, s, testsuite.RecordedHistories["useraccess-entity.json"])
+	recordAccessEntity(t, s, testsuite.RecordedHistories["useraccess-entity-v3.json"])
 
 	for name, wfID := range testsuite.RecordedHistories {
 		if testsuite.FrozenHistories[name] {

@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"tabflow/testsuite/faketableau"
+	"tabflow/workflows"
+)
+
+// Tableau is down while a thousand events arrive for one user: nothing is
+// refused, the queue stays one event per role, and once Tableau is back the
+// user ends in the state the last events ask for, in a handful of calls.
+func TestAccessEntityBacklogDuringAnOutage(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	const user = "ana@example.com"
+	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	start := client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}
+	down := s.fake.Inject(faketableau.Fault{Refuse: true})
+	var wg sync.WaitGroup
+	answers := make([]workflows.AccessRecord, 3)
+	for i, ev := range []workflows.AccessEvent{
+		{Op: "grant", Role: "Creator", RequestID: "first"},
+		{Op: "grant", Role: "Explorer", RequestID: "middle"},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			answers[i], err = s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{}, ev)
+			assert.NoError(t, err)
+		}()
+		time.Sleep(200 * time.Millisecond)
+	}
+	for i := range 1000 {
+		ev := workflows.AccessEvent{Op: []string{"grant", "revoke"}[i%2], Role: []string{"Creator", "Explorer", "Viewer"}[i/2%3], RequestID: fmt.Sprint("s", i)}
+		_, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, start, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user})
+		require.NoError(t, err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var err error
+		answers[2], err = s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: "ExplorerCanPublish", RequestID: "last"})
+		assert.NoError(t, err)
+	}()
+	time.Sleep(5 * time.Second) // the outage; the first grant keeps retrying meanwhile
+	down()
+	wg.Wait()
+	assert.Equal(t, workflows.OutcomeApplied, answers[0].Outcome, "in flight when the others arrived: applied")
+	assert.Equal(t, workflows.OutcomeSuperseded, answers[1].Outcome, "the Explorer grant was made moot by later Explorer events")
+	assert.Equal(t, workflows.OutcomeApplied, answers[2].Outcome, answers[2].Message)
+	// s995 revoke Creator, s997 revoke Explorer, s999 revoke Viewer, then last: ExplorerCanPublish.
+	assert.Equal(t, "ExplorerCanPublish", s.fake.Role(faketableau.SandboxSite, user))
+	updates := 0
+	for _, c := range s.fake.RoleChanges() {
+		if c.User == user {
+			updates++
+		}
+	}
+	t.Logf("1,003 events during an outage: %d role changes in Tableau", updates)
+	assert.LessOrEqual(t, updates, 5)
+	res := s.forget(t, id)
+	assert.Equal(t, 1003, res.Events, "every event recorded")
+}
+
+// Megabytes of rejected input, then continue-as-new: the entity keeps
+// running with its memory (Temporal would terminate it over 2 MB of input).
+func TestAccessEntitySurvivesMegabytesOfRejectedInput(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	const user = "ana@example.com"
+	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	in := workflows.UserAccessInput{User: user, MaxEventsPerRun: 5}
+	rec, err := s.updateAccess(ctx, workflows.TaskQueue, user, in, workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: "keep-me"})
+	require.NoError(t, err)
+	require.Equal(t, workflows.OutcomeApplied, rec.Outcome)
+	firstRun := describeRun(t, s, id)
+
+	manyFields := map[string]string{"op": "grant", "role": "Viewer"}
+	for i := range 12_000 {
+		manyFields[fmt.Sprintf("field%05d", i)] = "x"
+	}
+	for range 3 {
+		require.NoError(t, s.client.SignalWorkflow(ctx, id, "", workflows.AccessSignal, manyFields))
+	}
+	angle := strings.Repeat("<", 256)
+	for range 200 {
+		require.NoError(t, s.client.SignalWorkflow(ctx, id, "", workflows.AccessSignal,
+			workflows.AccessEvent{Op: angle, Role: angle, RequestID: angle, At: angle, Duration: angle, ExpiresAt: angle}))
+	}
+	for i := range 40 {
+		ev := workflows.AccessEvent{Op: []string{"grant", "revoke"}[i%2], Role: "Explorer", RequestID: fmt.Sprint("e", i)}
+		_, err := s.updateAccess(ctx, workflows.TaskQueue, user, in, ev)
+		require.NoError(t, err)
+	}
+	d, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+	require.NoError(t, err)
+	assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, d.WorkflowExecutionInfo.Status)
+	assert.NotEqual(t, firstRun, d.WorkflowExecutionInfo.Execution.RunId, "it continued as new")
+	rec, err = s.updateAccess(ctx, workflows.TaskQueue, user, in, workflows.AccessEvent{Op: "grant", Role: "Viewer", RequestID: "keep-me"})
+	require.NoError(t, err)
+	assert.Equal(t, workflows.OutcomeDuplicate, rec.Outcome, "the memory came through")
+	assert.Equal(t, "Viewer", s.fake.Role(faketableau.SandboxSite, user))
+	res := s.forget(t, id)
+	rejected := 0
+	for _, r := range res.History {
+		if r.Outcome == workflows.OutcomeRejected {
+			rejected++
+		}
+	}
+	assert.Positive(t, rejected)
+}
+
+// An entity with the per-user ID of version 1 that reaches the current code
+// hands its memory to the per-site entity and ends: one memory per user and site.
+func TestLegacyEntityHandsItsMemoryOver(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	const user = "chloe@example.com" // Explorer in Tableau
+	legacy := "tableau-access/" + user
+	perSite := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	soon := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	memory := &workflows.UserAccessState{Seq: 2, Grants: []workflows.Grant{{Role: "Explorer"}}}
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: legacy, TaskQueue: workflows.TaskQueue}, workflows.UserAccessWorkflow,
+		workflows.UserAccessInput{User: user, State: memory})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, nil), "the legacy entity ends")
+	var grants []workflows.Grant
+	require.Eventually(t, func() bool {
+		v, err := s.client.QueryWorkflow(ctx, perSite, "", workflows.GrantsQuery)
+		return err == nil && v.Get(&grants) == nil && len(grants) == 1
+	}, 30*time.Second, 200*time.Millisecond)
+	assert.Equal(t, workflows.Grant{Role: "Explorer"}, grants[0], "the per-site entity holds the legacy grant")
+
+	// A second legacy entity for the same user finds the per-site one running: it sends its grants.
+	run, err = s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: legacy, TaskQueue: workflows.TaskQueue}, workflows.UserAccessWorkflow,
+		workflows.UserAccessInput{User: user, State: &workflows.UserAccessState{Grants: []workflows.Grant{{Role: "Creator", ExpiresAt: &soon}}}})
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, nil))
+	require.Eventually(t, func() bool { return s.fake.Role(faketableau.SandboxSite, user) == "Creator" }, 30*time.Second, 200*time.Millisecond)
+	v, err := s.client.QueryWorkflow(ctx, perSite, "", workflows.GrantsQuery)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&grants))
+	require.Len(t, grants, 2)
+	require.NotNil(t, grants[1].ExpiresAt)
+	assert.True(t, soon.Equal(*grants[1].ExpiresAt), "the time-bound grant keeps its expiry")
+}
+
+// More updates at once than Temporal lets one workflow have in flight (10):
+// starter sends again until each is taken, and every one is answered.
+func TestAccessUpdatesBeyondTheInFlightLimit(t *testing.T) {
+	s := startStack(t)
+	s.fake.SetLatency(300 * time.Millisecond)
+	const user = "ben@example.com"
+	r := s.starter(t, "grant", "--user", user, "--role", "Viewer") // the entity exists before the burst
+	require.Equal(t, 0, r.code, r.stderr)
+	var wg sync.WaitGroup
+	results := make([]result, 16)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.starter(t, "grant", "--user", user, "--role", "Explorer", "--request-id", fmt.Sprint("burst-", i))
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		assert.Equal(t, 0, r.code, "update %d: %s %s", i, r.stdout, r.stderr)
+	}
+	assert.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, user))
+}
