@@ -141,7 +141,7 @@ func newEntity(ctx workflow.Context, in UserAccessInput) *entity {
 }
 
 func (e *entity) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, HistoryQuery, e.history); err != nil {
+	if err := workflow.SetQueryHandler(ctx, HistoryQuery, e.st.historyPage); err != nil {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return e.st.grantsView(), nil }); err != nil {

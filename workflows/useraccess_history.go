@@ -47,10 +47,10 @@ func (st *UserAccessState) record(rec AccessRecord) {
 	st.History = lastN(slices.Insert(st.History, i, rec), maxHistory)
 }
 
-// history answers the history query: the newest records kept, or a page of
-// older ones.
-func (e *entity) history(page *HistoryPage) ([]AccessRecord, error) {
-	recs := e.st.History
+// historyPage answers the history query: the newest records kept, or a page
+// of older ones.
+func (st *UserAccessState) historyPage(page *HistoryPage) ([]AccessRecord, error) {
+	recs := st.History
 	if page != nil && page.Before > 0 {
 		i, _ := slices.BinarySearchFunc(recs, page.Before, func(r AccessRecord, seq int) int { return r.Seq - seq })
 		recs = recs[:i]

@@ -129,7 +129,7 @@ func newEntityV2(ctx workflow.Context, in UserAccessInput) *entityV2 {
 }
 
 func (e *entityV2) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, HistoryQuery, e.history); err != nil {
+	if err := workflow.SetQueryHandler(ctx, HistoryQuery, e.st.historyPage); err != nil {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return e.st.Grants, nil }); err != nil {

@@ -85,19 +85,6 @@ func (e *entityV2) record(ctx workflow.Context, rec AccessRecord) {
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s · grants: %s · last: %s %s %s", e.in.User, grants, rec.Op, rec.Role, rec.Outcome))
 }
 
-// page of older ones.
-func (e *entityV2) history(page *HistoryPage) ([]AccessRecord, error) {
-	recs := e.st.History
-	if page != nil && page.Before > 0 {
-		i, _ := slices.BinarySearchFunc(recs, page.Before, func(r AccessRecord, seq int) int { return r.Seq - seq })
-		recs = recs[:i]
-	}
-	if page != nil && page.Limit > 0 {
-		recs = lastN(recs, page.Limit)
-	}
-	return recs, nil
-}
-
 // parsedEventV2 is a valid event's meaning.
 type parsedEventV2 struct {
 	op        string
