@@ -11,11 +11,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tabflow/tableau"
 	"tabflow/workflows"
@@ -85,7 +82,7 @@ func (a *app) access(op string, args []string) int {
 		}
 		return a.printStarted(workflows.UserAccessWorkflow, id, run.GetRunID())
 	}
-	rec, err := updateAccess(ctx, c, start, input, ev)
+	rec, err := workflows.SendAccess(ctx, c, a.taskQueue, input, ev)
 	if err != nil {
 		if gaveUp(ctx, err) {
 			fmt.Fprintf(a.errOut, "error: gave up waiting after %s; request %s may still be applied by %s\n", a.timeout, ev.RequestID, id)
@@ -108,42 +105,6 @@ func (a *app) access(op string, args []string) int {
 		return exitFailed
 	}
 	return code
-}
-
-// updateAccess sends ev by Update-With-Start and waits for its record. An
-// entity takes at most 10 updates in flight (Temporal's limit) and none while
-// it continues as new; both mean "not now", never "no", so it sends again,
-// backing off, until ctx ends.
-func updateAccess(ctx context.Context, c client.Client, start client.StartWorkflowOptions, input workflows.UserAccessInput, ev workflows.AccessEvent) (workflows.AccessRecord, error) {
-	var rec workflows.AccessRecord
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		handle, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-			StartWorkflowOperation: c.NewWithStartWorkflowOperation(start, workflows.UserAccessWorkflow, input),
-			UpdateOptions: client.UpdateWorkflowOptions{
-				UpdateName: workflows.AccessUpdate, Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted,
-			},
-		})
-		if err == nil {
-			err = handle.Get(ctx, &rec)
-		}
-		if !entityBusy(err) {
-			return rec, err
-		}
-		select {
-		case <-ctx.Done():
-			return rec, ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-}
-
-// entityBusy is an update the entity could not take now: too many in flight,
-// or the run continuing as new.
-func entityBusy(err error) bool {
-	var exhausted *serviceerror.ResourceExhausted
-	var appErr *temporal.ApplicationError
-	return errors.As(err, &exhausted) || status.Code(err) == codes.ResourceExhausted ||
-		(errors.As(err, &appErr) && strings.HasPrefix(appErr.Message(), workflows.EntityContinuingAsNew))
 }
 
 // workerPolls checks that a worker polls the task queue before anything is

@@ -160,26 +160,34 @@ func TestLegacyEntityHandsItsMemoryOver(t *testing.T) {
 	assert.True(t, soon.Equal(*grants[1].ExpiresAt), "the time-bound grant keeps its expiry")
 }
 
-// More updates at once than Temporal lets one workflow have in flight (10):
-// starter sends again until each is taken, and every one is answered.
-func TestAccessUpdatesBeyondTheInFlightLimit(t *testing.T) {
+// 40 updates at once for one user, more than the 10 Temporal lets one
+// workflow have in flight: events that wait coalesce (one per role), so
+// every one is answered (SendAccess, as starter, would send a busy one again).
+func TestAccessUpdateBurstIsAnswered(t *testing.T) {
 	s := startStack(t)
 	s.fake.SetLatency(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	const user = "ben@example.com"
-	r := s.starter(t, "grant", "--user", user, "--role", "Viewer") // the entity exists before the burst
-	require.Equal(t, 0, r.code, r.stderr)
+	roles := []string{"Explorer", "Creator", "Viewer", "ExplorerCanPublish", "SiteAdministratorExplorer"}
 	var wg sync.WaitGroup
-	results := make([]result, 16)
-	for i := range results {
+	recs := make([]workflows.AccessRecord, 40)
+	errs := make([]error, len(recs))
+	for i := range recs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = s.starter(t, "grant", "--user", user, "--role", "Explorer", "--request-id", fmt.Sprint("burst-", i))
+			recs[i], errs[i] = s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{},
+				workflows.AccessEvent{Op: "grant", Role: roles[i%len(roles)], RequestID: fmt.Sprint("burst-", i)})
 		}()
 	}
 	wg.Wait()
-	for i, r := range results {
-		assert.Equal(t, 0, r.code, "update %d: %s %s", i, r.stdout, r.stderr)
+	outcomes := map[string]int{}
+	for i, err := range errs {
+		require.NoError(t, err, "update %d", i)
+		outcomes[recs[i].Outcome]++
 	}
-	assert.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, user))
+	t.Logf("40 updates at once: %v", outcomes)
+	assert.Equal(t, 40, outcomes[workflows.OutcomeApplied]+outcomes[workflows.OutcomeUnchanged]+outcomes[workflows.OutcomeSuperseded])
+	assert.Equal(t, "Creator", s.fake.Role(faketableau.SandboxSite, user), "the highest grant held")
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -20,21 +19,11 @@ import (
 )
 
 // updateAccess sends ev as the temporal CLI's execute-update-with-start
-// does: Update-With-Start, conflict policy use-existing, waiting for the
-// answer.
+// does (and starter): Update-With-Start, conflict policy use-existing,
+// waiting for the answer.
 func (s *stack) updateAccess(ctx context.Context, taskQueue, user string, in workflows.UserAccessInput, ev workflows.AccessEvent) (workflows.AccessRecord, error) {
 	in.User = user
-	start := client.StartWorkflowOptions{ID: workflows.UserAccessWorkflowID(taskQueue, user), TaskQueue: taskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
-	h, err := s.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: s.client.NewWithStartWorkflowOperation(start, workflows.UserAccessWorkflow, in),
-		UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.AccessUpdate, Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted},
-	})
-	var rec workflows.AccessRecord
-	if err == nil {
-		err = h.Get(ctx, &rec)
-	}
-	return rec, err
+	return workflows.SendAccess(ctx, s.client, taskQueue, in, ev)
 }
 
 func TestAccessEntityEndToEnd(t *testing.T) {
