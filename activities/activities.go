@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"tabflow/tableau"
 )
@@ -20,6 +21,9 @@ type Activities struct {
 	Tableau *tableau.Client
 	// Health, if set, is told each health check's outcome (metrics).
 	Health HealthObserver
+	// Temporal is the worker's own client: Reconcile reads the access
+	// entities and sends them events through it.
+	Temporal client.Client
 }
 
 // HealthObserver is told the outcome of each health check activity and the

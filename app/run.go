@@ -66,7 +66,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		wopts.Interceptors = append(wopts.Interceptors, &finishedLogger{})
 	}
 	w := worker.New(c, f.TaskQueue, wopts)
-	workflows.Register(w, &activities.Activities{Tableau: tc, Health: metrics})
+	workflows.Register(w, &activities.Activities{Tableau: tc, Health: metrics, Temporal: c})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting the worker on task queue %s: %w", f.TaskQueue, err)
 	}

@@ -38,6 +38,9 @@ type RoleResult struct {
 	Role         string `json:"role"`
 	Changed      bool   `json:"changed"`
 	Message      string `json:"message"`
+	// Warnings say what may undo a lowered role (a group that licenses at
+	// sign-in, an identity provider).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ProvisionResult is Provision's result.
@@ -61,9 +64,11 @@ func Provision(ctx workflow.Context, in ProvisionInput) (res *ProvisionResult, e
 // SetSiteRoleInput sets any settable role, Unlicensed and
 // SiteAdministratorCreator included.
 type SetSiteRoleInput struct {
-	User     string `json:"user"`
-	Role     string `json:"role"`
-	problems []string
+	User string `json:"user"`
+	Role string `json:"role"`
+	// KeepHigher, as for Provision: a user whose role is higher keeps it.
+	KeepHigher bool `json:"keepHigher,omitempty"`
+	problems   []string
 }
 
 func (in *SetSiteRoleInput) UnmarshalJSON(b []byte) error {
@@ -86,7 +91,7 @@ func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (res *SetSiteRoleRes
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return setRole(ctx, in.User, role, false)
+	return setRole(ctx, in.User, role, in.KeepHigher)
 }
 
 // setRole is the look-up activity, the comparison here in the workflow, and
@@ -114,6 +119,7 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHighe
 		res.Message = fmt.Sprintf("%s has site role %s, above %s: kept, since a grant never lowers access", user, found.User.SiteRole, role)
 		return res, nil
 	}
+	res.Warnings = lowerWarnings(ctx, found.User, role)
 	updated, err := updateRole(ctx, user, found.User, role)
 	if err != nil {
 		return nil, err
@@ -182,6 +188,10 @@ type DeprovisionResult struct {
 	Role         string `json:"role,omitempty"`
 	Changed      bool   `json:"changed"`
 	Message      string `json:"message"`
+	// Warnings say what may undo the revoke (SPEC §3.1).
+	Warnings []string `json:"warnings,omitempty"`
+	// Owned is what a user set to Unlicensed still owns.
+	Owned *activities.OwnedContent `json:"owned,omitempty"`
 }
 
 // Deprovision sets the user's role to Unlicensed (or FallbackRole) only when
@@ -217,6 +227,7 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionRes
 			in.User, found.User.SiteRole, revoked)
 		return res, nil
 	}
+	res.Warnings = lowerWarnings(ctx, found.User, next)
 	updated, err := updateRole(ctx, in.User, found.User, next)
 	if err != nil {
 		return nil, err
@@ -225,6 +236,11 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionRes
 	res.Message = fmt.Sprintf("%s: site role %s → %s (access revoked; the user is kept)", in.User, res.PreviousRole, res.Role)
 	if next != tableau.RoleUnlicensed {
 		res.Message = fmt.Sprintf("%s: site role %s → %s (the %s access revoked; the %s grant is still held)", in.User, res.PreviousRole, res.Role, revoked, next)
+	} else if licensingChecks(ctx) {
+		var note string
+		if res.Owned, note = ownedContent(ctx, found.User); note != "" {
+			res.Message += ". " + note
+		}
 	}
 	return res, nil
 }

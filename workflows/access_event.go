@@ -12,8 +12,8 @@ import (
 // AccessEvent is the access update's and signal's payload:
 // {"op":"grant","role":"Explorer","requestId":"r-17","at":"2026-11-23T10:00:00Z","duration":"8h"}.
 type AccessEvent struct {
-	Op        string `json:"op"`                  // grant or revoke
-	Role      string `json:"role"`                // a provisionable site role
+	Op        string `json:"op"`                  // grant, revoke, or reconcile (sent by Reconcile)
+	Role      string `json:"role,omitempty"`      // a provisionable site role (none with reconcile)
 	RequestID string `json:"requestId,omitempty"` // (op, requestId) handled once is a duplicate ever after
 	At        string `json:"at,omitempty"`        // upstream event time, RFC 3339: older than the last applied for its role is stale
 	Duration  string `json:"duration,omitempty"`  // grants: a Go duration, from when the event arrives, until the entity revokes it
@@ -31,6 +31,9 @@ func (e *AccessEvent) UnmarshalJSON(b []byte) error {
 const (
 	OpGrant  = "grant"
 	OpRevoke = "revoke"
+	// OpReconcile asks the entity to set the role its grants call for, if
+	// Tableau still shows another (requestId: the plan's ID).
+	OpReconcile = "reconcile"
 )
 
 // Outcomes of an access event.
@@ -103,10 +106,19 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 		return parsedEvent{}, "invalid access event: " + joinProblems(p)
 	}
 	out := parsedEvent{op: ev.Op, requestID: ev.RequestID}
-	if ev.Op != OpGrant && ev.Op != OpRevoke {
-		p.add("op", "%s must be grant or revoke", quoteShort(ev.Op))
+	switch ev.Op {
+	case OpGrant, OpRevoke:
+		out.role = p.checkRole("role", ev.Role, tableau.ParseProvisionableRole)
+	case OpReconcile:
+		if ev.Role != "" {
+			p.add("role", "is not given with reconcile: the entity sets the role its grants call for")
+		}
+		if ev.RequestID == "" {
+			p.add("requestId", "is required with reconcile (the plan's ID)")
+		}
+	default:
+		p.add("op", "%s must be grant, revoke or reconcile", quoteShort(ev.Op))
 	}
-	out.role = p.checkRole("role", ev.Role, tableau.ParseProvisionableRole)
 	if ev.At != "" {
 		if t, err := time.Parse(time.RFC3339, ev.At); err != nil {
 			p.add("at", "%s must be an RFC 3339 time such as 2026-11-23T10:00:00Z", quoteShort(ev.At))
@@ -117,7 +129,7 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 	switch {
 	case ev.Duration != "" && ev.ExpiresAt != "":
 		p.add("duration", "and expiresAt: give one, not both")
-	case (ev.Duration != "" || ev.ExpiresAt != "") && ev.Op == OpRevoke:
+	case (ev.Duration != "" || ev.ExpiresAt != "") && ev.Op != OpGrant:
 		p.add("duration", "and expiresAt are for grants only")
 	case ev.Duration != "":
 		if d, err := time.ParseDuration(ev.Duration); err != nil || d <= 0 {

@@ -174,7 +174,7 @@ func supersedes(later, earlier parsedEvent) bool {
 // change is what one grant, revoke or expiry asks of Tableau, and the
 // memory the entity keeps once Tableau has done it.
 type change struct {
-	op   string           // OpGrant: Provision; OpRevoke: Deprovision
+	op   string           // OpGrant: Provision; OpRevoke: Deprovision; OpReconcile: SetSiteRole
 	role tableau.SiteRole // grant: the role to set, at least; revoke: the role revoked
 	// fallback is what a revoke sets instead of Unlicensed.
 	fallback tableau.SiteRole
@@ -186,6 +186,27 @@ type change struct {
 	// kept is the grant held for the role after a grant: an earlier, later
 	// ending one when it outlasts the new one.
 	kept Grant
+	// keepHigher makes a reconcile's role a minimum: while the baseline is
+	// not known, what Tableau shows may be it.
+	keepHigher bool
+}
+
+// expectedRole is the role grants (the baseline included) call for: the
+// highest, else Unlicensed. Reconcile compares it with Tableau.
+func expectedRole(grants []Grant) tableau.SiteRole {
+	var roles []tableau.SiteRole
+	for _, g := range grants {
+		roles = append(roles, g.Role)
+	}
+	if r := highestRole(roles); r != "" {
+		return r
+	}
+	return tableau.RoleUnlicensed
+}
+
+// planReconcile sets the role the grants call for, changing no grant.
+func (st *UserAccessState) planReconcile() change {
+	return change{op: OpReconcile, role: expectedRole(st.grantsView()), grants: st.Grants, baseline: st.Baseline, keepHigher: !st.BaselineKnown}
 }
 
 func (st *UserAccessState) heldRoles(grants []Grant, baseline tableau.SiteRole) []tableau.SiteRole {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -250,4 +251,33 @@ func TestRecordsAreBoundedInJSONBytes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, len(out), 4*maxKeptField+(maxKeptWarnings+1)*maxKeptMessage+maxKeptMessage+200, "one record, JSON-encoded")
 	assert.Contains(t, rec.Warnings[maxKeptWarnings], "and 2 more")
+}
+
+func TestLicensingWarnings(t *testing.T) {
+	u := &tableau.User{Name: "ana@example.com", SiteRole: tableau.RoleCreator}
+	sync := tableau.Group{Name: "Finance", Import: &tableau.GroupImport{SiteRole: tableau.RoleCreator, GrantLicenseMode: "onSync"}}
+	for _, c := range []struct {
+		name   string
+		user   *tableau.User
+		groups []tableau.Group
+		err    error
+		next   tableau.SiteRole
+		want   []string
+	}{
+		{"a group at or below the new role", u, []tableau.Group{{Name: "V", MinimumSiteRole: tableau.RoleViewer}}, nil, tableau.RoleViewer, nil},
+		{"an imported group that licenses nobody", u, []tableau.Group{{Name: "AD", Import: &tableau.GroupImport{SiteRole: tableau.RoleCreator, GrantLicenseMode: "onDemand"}}}, nil, tableau.RoleUnlicensed, nil},
+		{"licenses at sync", u, []tableau.Group{sync}, nil, tableau.RoleExplorer, []string{`group "Finance" licenses its members as Creator at the next sync: ana@example.com will be Creator again at the next sync unless removed from the group (in its directory or identity provider)`}},
+		{"an identity provider", &tableau.User{Name: "b", SiteRole: tableau.RoleCreator, IdpConfigurationID: "idp-1", AuthSetting: "SAML"}, nil, nil, tableau.RoleUnlicensed,
+			[]string{"an identity provider manages b (idpConfigurationId idp-1, authSetting SAML): with SCIM provisioning on, it may set the role back"}},
+		{"groups unreadable", u, nil, errors.New("HTTP 403"), tableau.RoleUnlicensed, []string{"could not read the user's groups (HTTP 403): a group that licenses at sign-in may undo this change"}},
+	} {
+		assert.Equal(t, c.want, licensingWarnings(c.user, c.groups, c.err, c.next), c.name)
+	}
+}
+
+func TestExpectedRole(t *testing.T) {
+	assert.Equal(t, tableau.RoleUnlicensed, expectedRole(nil))
+	assert.Equal(t, tableau.RoleCreator, expectedRole(grants(g(tableau.RoleViewer, nil), g(tableau.RoleCreator, at(5)))))
+	assert.Equal(t, tableau.RoleSiteAdministratorCreator, expectedRole(grants(g(tableau.RoleViewer, nil), Grant{Role: tableau.RoleSiteAdministratorCreator, Source: SourceTableau})))
+	assert.Equal(t, tableau.RoleServerAdministrator, expectedRole(grants(g(tableau.RoleViewer, nil), Grant{Role: tableau.RoleServerAdministrator, Source: SourceTableau})), "a server administrator stays one")
 }

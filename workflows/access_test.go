@@ -185,12 +185,25 @@ func TestDeprovisionBranches(t *testing.T) {
 		env.OnActivity(acts.FindUser, mock.Anything, mock.Anything).Return(user("ana@example.com", tableau.RoleExplorer), nil)
 		env.OnActivity(acts.SetSiteRole, mock.Anything, activities.SetSiteRoleInput{UserID: "id-ana@example.com", Role: tableau.RoleUnlicensed}).
 			Return(&tableau.User{SiteRole: tableau.RoleUnlicensed}, nil).Once()
+		env.OnActivity(acts.UserGroups, mock.Anything, activities.UserGroupsInput{UserID: "id-ana@example.com"}).Return([]tableau.Group{
+			{Name: "All Users"},
+			{Name: "Sales (AD)", Import: &tableau.GroupImport{DomainName: "corp", SiteRole: tableau.RoleExplorer, GrantLicenseMode: "onLogin"}},
+			{Name: "Viewers", MinimumSiteRole: tableau.RoleViewer},
+		}, nil).Once()
+		env.OnActivity(acts.OwnedContent, mock.Anything, activities.OwnedContentInput{UserID: "id-ana@example.com", Name: "ana@example.com"}).Return(activities.OwnedContent{
+			Workbooks: tableau.Owned{Count: 2, Names: []string{"Q3 Sales", "Pipeline"}}, DataSources: tableau.Owned{Count: 1, Names: []string{"CRM"}},
+		}, nil).Once()
 		env.ExecuteWorkflow(workflows.DeprovisionWorkflow, workflows.DeprovisionInput{User: "ana@example.com", Role: "Explorer"})
 		var res workflows.DeprovisionResult
 		require.NoError(t, env.GetWorkflowResult(&res))
 		assert.True(t, res.Changed)
 		assert.Equal(t, "Unlicensed", res.Role)
-		assert.Equal(t, "ana@example.com: site role Explorer → Unlicensed (access revoked; the user is kept)", res.Message)
+		assert.Equal(t, "ana@example.com: site role Explorer → Unlicensed (access revoked; the user is kept). "+
+			"ana@example.com still owns 2 workbooks (Q3 Sales, Pipeline), 1 data source (CRM): the content stays; hand it over in Tableau if needed", res.Message)
+		assert.Equal(t, []string{`group "Sales (AD)" licenses its members as Explorer at sign-in: ana@example.com will be Explorer again at sign-in unless removed from the group (in its directory or identity provider)`,
+			`group "Viewers" licenses its members as Viewer at sign-in: ana@example.com will be Viewer again at sign-in unless removed from the group (in its directory or identity provider)`}, res.Warnings)
+		require.NotNil(t, res.Owned)
+		assert.Equal(t, 2, res.Owned.Workbooks.Count)
 		env.AssertExpectations(t)
 	})
 	t.Run("role mismatch", func(t *testing.T) {

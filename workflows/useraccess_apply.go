@@ -21,9 +21,18 @@ func (e *entity) apply(ctx workflow.Context, q queued) AccessRecord {
 		}
 		return rec
 	}
-	if q.ev.op == OpRevoke {
+	switch q.ev.op {
+	case OpRevoke:
 		if e.carryOut(ctx, &rec, e.st.planRevoke(q.ev.role, true), OpRevoke) {
 			e.st.remember(q.ev)
+		}
+		return rec
+	case OpReconcile:
+		c := e.st.planReconcile()
+		rec.Role = string(c.role)
+		if e.carryOut(ctx, &rec, c, OpReconcile) {
+			e.st.remember(q.ev)
+			rec.Message = fmt.Sprintf("reconcile (plan %s): %s", capText(q.ev.requestID, 64), rec.Message)
 		}
 		return rec
 	}
@@ -52,22 +61,25 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 	cctx := e.childCtx(ctx, rec.Seq, op)
 	var res RoleResult
 	var err error
-	if c.op == OpGrant {
+	switch c.op {
+	case OpGrant:
 		err = workflow.ExecuteChildWorkflow(cctx, ProvisionWorkflow, ProvisionInput{User: e.in.User, Role: string(c.role), KeepHigher: true}).Get(ctx, &res)
-	} else {
+	case OpReconcile:
+		err = workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), KeepHigher: c.keepHigher}).Get(ctx, &res)
+	default:
 		in := DeprovisionInput{User: e.in.User, Role: string(c.role)}
 		if c.fallback != tableau.RoleUnlicensed {
 			in.FallbackRole = string(c.fallback)
 		}
 		var dres DeprovisionResult
 		err = workflow.ExecuteChildWorkflow(cctx, DeprovisionWorkflow, in).Get(ctx, &dres)
-		res = RoleResult{PreviousRole: dres.PreviousRole, Role: dres.Role, Changed: dres.Changed, Message: dres.Message}
+		res = RoleResult{PreviousRole: dres.PreviousRole, Role: dres.Role, Changed: dres.Changed, Message: dres.Message, Warnings: dres.Warnings}
 	}
 	if err != nil {
 		rec.Outcome, rec.Message = OutcomeFailed, rootMessage(err)
 		return false
 	}
-	rec.Warnings = e.st.commit(c, tableau.SiteRole(res.PreviousRole))
+	rec.Warnings = append(res.Warnings, e.st.commit(c, tableau.SiteRole(res.PreviousRole))...)
 	rec.RoleBefore, rec.RoleAfter, rec.Message = res.PreviousRole, res.Role, res.Message
 	rec.Outcome = OutcomeUnchanged
 	if res.Changed {

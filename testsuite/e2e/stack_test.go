@@ -48,6 +48,7 @@ func startStack(t testing.TB) *stack {
 func (s *stack) startWorker(t testing.TB, cfg tableau.Config, opts ...tableau.Option) worker.Worker {
 	t.Helper()
 	acts := activities.New(s.fake.Client(t, cfg, opts...))
+	acts.Temporal = s.client
 	return s.server.NewWorker(workflows.TaskQueue, func(r worker.Registry) { workflows.Register(r, acts) })
 }
 

@@ -206,6 +206,14 @@ func (s *Server) route(r *http.Request) reply {
 			return missingScope()
 		}
 		return s.listWorkbooks(st)
+	case r.Method == http.MethodGet && len(rest) == 3 && rest[0] == "sites" && (rest[2] == "datasources" || rest[2] == "flows"):
+		if rest[1] != st.id {
+			return fail(403, codeForbidden, "Forbidden", "The session's site does not match the site in the URI.")
+		}
+		if !hasScope(se, "tableau:content:read") {
+			return missingScope()
+		}
+		return s.contentByOwner(r, st, strings.TrimSuffix(rest[2], "s"), rest[2])
 	}
 	return unknownResource(r)
 }
@@ -330,6 +338,19 @@ func (s *Server) users(r *http.Request, se *session, st *site, rest []string) re
 			}
 		}
 		return fail(404, codeUserNotFound, "Resource Not Found", fmt.Sprintf("User '%s' could not be found.", rest[0]))
+	case len(rest) == 2 && r.Method == http.MethodGet && rest[1] == "groups":
+		if !hasScope(se, "tableau:users:read") {
+			return missingScope()
+		}
+		if !isAdmin(caller) {
+			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can query the groups of other users.")
+		}
+		return s.userGroups(r, st, rest[0])
+	case len(rest) == 2 && r.Method == http.MethodGet && rest[1] == "workbooks":
+		if !hasScope(se, "tableau:content:read") {
+			return missingScope()
+		}
+		return s.userWorkbooks(r, st, rest[0])
 	case len(rest) == 1 && r.Method == http.MethodPut:
 		// Tableau's scope table lists no individual scope for Update User:
 		// only the users wildcard enables it.
@@ -360,24 +381,6 @@ func (s *Server) users(r *http.Request, se *session, st *site, rest []string) re
 
 func (s *Server) listUsers(r *http.Request, st *site) reply {
 	q := r.URL.Query()
-	pageSize, pageNumber := 100, 1
-	if v := q.Get("pageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return fail(400, "400007", "Bad Request", "The page size must be a positive integer.")
-		}
-		if n > 1000 {
-			return fail(403, codePageSizeLimit, "Forbidden", "The page size limit (1000) was exceeded.")
-		}
-		pageSize = n
-	}
-	if v := q.Get("pageNumber"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return fail(400, "400006", "Bad Request", "The page number must be a positive integer.")
-		}
-		pageNumber = n
-	}
 	matched := st.users
 	if expr := q.Get("filter"); expr != "" {
 		f, err := parseUserFilter(expr)
@@ -391,20 +394,18 @@ func (s *Server) listUsers(r *http.Request, st *site) reply {
 			}
 		}
 	}
-	start := min((pageNumber-1)*pageSize, len(matched))
-	end := min(start+pageSize, len(matched))
-	users := map[string]any{}
-	if end > start {
-		list := make([]any, 0, end-start)
-		for _, u := range matched[start:end] {
-			list = append(list, userJSON(u))
-		}
-		users["user"] = list
+	size, number, rep := pageParams(q)
+	if rep != nil {
+		return *rep
 	}
-	return ok(map[string]any{
-		"pagination": map[string]string{"pageNumber": strconv.Itoa(pageNumber), "pageSize": strconv.Itoa(pageSize), "totalAvailable": strconv.Itoa(len(matched))},
-		"users":      users,
-	})
+	// Only the page asked for is turned into JSON: a site of 100,000 users
+	// answers each page in proportion to the page.
+	start := min((number-1)*size, len(matched))
+	page := make([]any, 0, min(size, len(matched)-start))
+	for _, u := range matched[start:min(start+size, len(matched))] {
+		page = append(page, userJSON(u))
+	}
+	return pageReply(number, size, len(matched), page, "users", "user")
 }
 
 func (s *Server) updateUser(r *http.Request, st *site, id string) reply {

@@ -174,6 +174,7 @@ type site struct {
 	id, contentURL, name string
 	users                []*User
 	content              []Content
+	groups               []*Group
 }
 
 // User is a site user as the fake stores it.
