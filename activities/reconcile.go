@@ -168,5 +168,9 @@ func (a *Activities) SendToEntity(ctx context.Context, in SendToEntityInput) (js
 	if err == nil {
 		err = h.Get(ctx, &rec)
 	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil, temporal.NewNonRetryableApplicationError(in.WorkflowID+" is not running (it ended since the plan was made): nothing to apply", ErrInvalidInput, err)
+	}
 	return rec, err
 }

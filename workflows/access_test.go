@@ -231,7 +231,7 @@ func TestDeprovisionBranches(t *testing.T) {
 
 func TestEveryWorkflowIsRegisteredUnderItsSpecName(t *testing.T) {
 	want := []string{"Provision", "Deprovision", "HealthCheck", "UserAccess", "ListUsers", "GetUser", "SetSiteRole",
-		"ServerInfo", "CurrentSession", "ListCollections", "SearchContent", "UsageStats", "TableauRequest", "PATLease"}
+		"ServerInfo", "CurrentSession", "ListCollections", "SearchContent", "UsageStats", "TableauRequest", "PATLease", "Reconcile"}
 	var got []string
 	for name := range workflows.All {
 		got = append(got, name)

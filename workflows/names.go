@@ -23,6 +23,15 @@ const (
 	SearchContentWorkflow   = "SearchContent"
 	UsageStatsWorkflow      = "UsageStats"
 	TableauRequestWorkflow  = "TableauRequest"
+	ReconcileWorkflow       = "Reconcile"
+)
+
+// Reconcile's update and query.
+const (
+	// ApproveUpdate approves the published plan: {"planId":"…"}.
+	ApproveUpdate = "approve"
+	// PlanQuery answers the plan while Reconcile runs.
+	PlanQuery = "plan"
 )
 
 // UserAccess's signal, updates and queries.
@@ -45,6 +54,9 @@ const (
 // continues as new: nothing was applied, and the same update sent again
 // reaches the next run (starter does so by itself).
 const EntityContinuingAsNew = "the access entity is continuing as new"
+
+// ErrEntityBusy is the type of that refusal: retryable.
+const ErrEntityBusy = "EntityBusy"
 
 // UserAccessWorkflowID is the ID of a user's access entity on the site a
 // task queue serves: tableau-access/{task queue}/{user, lower-cased}. Tableau

@@ -24,6 +24,7 @@ var All = map[string]any{
 	UsageStatsWorkflow:      UsageStats,
 	TableauRequestWorkflow:  TableauRequest,
 	PATLeaseWorkflow:        PATLease,
+	ReconcileWorkflow:       Reconcile,
 }
 
 // Register registers every workflow under its SPEC name, and the activities.

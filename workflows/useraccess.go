@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -166,6 +167,9 @@ func (e *entity) register(ctx workflow.Context) error {
 // validateUpdate rejects an invalid access update before it is accepted, so
 // it never enters history.
 func (e *entity) validateUpdate(ctx workflow.Context, ev AccessEvent) error {
+	if e.closing && e.misrouted == "" && !e.forget {
+		return temporal.NewApplicationError(e.refusal(), ErrEntityBusy) // not now, rather than no
+	}
 	msg := e.refusal()
 	if msg == "" {
 		_, msg = parseEvent(ev, workflow.Now(ctx))

@@ -1,0 +1,198 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"tabflow/activities"
+	"tabflow/tableau"
+)
+
+// Reconcile modes.
+const (
+	ReconcilePlanOnly = "plan"    // report, change nothing
+	ReconcileApprove  = "approve" // publish the plan, apply once approved
+	ReconcileAuto     = "auto"    // apply at once, if within maxChanges
+)
+
+// ErrTooManyChanges is auto mode refusing a mass change nobody meant.
+const ErrTooManyChanges = "ReconcileTooManyChanges"
+
+// ReconcileInput: {"mode":"plan"|"approve"|"auto","maxChanges":25,"inactiveDays":0,"approveWithin":"24h"}.
+type ReconcileInput struct {
+	Mode          string `json:"mode,omitempty"`
+	MaxChanges    *int   `json:"maxChanges,omitempty"`
+	InactiveDays  int    `json:"inactiveDays,omitempty"`
+	ApproveWithin string `json:"approveWithin,omitempty"`
+	problems      []string
+}
+
+func (in *ReconcileInput) UnmarshalJSON(b []byte) error {
+	type plain ReconcileInput
+	in.problems = decodeInput(b, (*plain)(in))
+	return nil
+}
+
+// ApproveInput approves a published plan: {"planId":"…"}.
+type ApproveInput struct {
+	PlanID string `json:"planId"`
+}
+
+const (
+	defaultMaxChanges    = 25
+	defaultApproveWithin = 24 * time.Hour
+	reconcilePageSize    = tableau.MaxPageSize
+	maxReconcilePages    = 2_000 // 2,000,000 users: tableau.WalkUsers' ceiling
+)
+
+// Reconcile compares, for every running access entity of its task queue,
+// the role its grants call for with the role Tableau shows, and applies the
+// differences through the entities (SPEC §3.2).
+func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) {
+	maxChanges, within, err := in.check()
+	if err != nil {
+		return nil, err
+	}
+	var plan *ReconcilePlan
+	if err := workflow.SetQueryHandler(ctx, PlanQuery, func() (*ReconcilePlan, error) {
+		if plan == nil {
+			return nil, fmt.Errorf("the plan is still being built")
+		}
+		return plan, nil
+	}); err != nil {
+		return nil, err
+	}
+	built, err := buildPlan(ctx, in.InactiveDays)
+	if err != nil {
+		return nil, err
+	}
+	plan = &built
+	workflow.SetCurrentDetails(ctx, plan.Message)
+	switch mode := in.Mode; {
+	case mode == ReconcilePlanOnly || mode == "":
+		plan.Message += ". Plan only: nothing changed"
+		return plan, nil
+	case mode == ReconcileAuto && len(plan.Changes) > maxChanges:
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d changes exceed maxChanges %d: nothing applied (%s)", len(plan.Changes), maxChanges, plan.Message), ErrTooManyChanges, nil)
+	case mode == ReconcileApprove && !awaitApproval(ctx, plan, within):
+		plan.Message += fmt.Sprintf(". Not approved within %s: nothing applied", within)
+		return plan, nil
+	}
+	applyPlan(ctx, plan)
+	workflow.SetCurrentDetails(ctx, plan.Message)
+	return plan, nil
+}
+
+func (in ReconcileInput) check() (maxChanges int, within time.Duration, err error) {
+	p := problems(in.problems)
+	switch in.Mode {
+	case "", ReconcilePlanOnly, ReconcileApprove, ReconcileAuto:
+	default:
+		p.add("mode", "%s must be plan, approve or auto", quoteShort(in.Mode))
+	}
+	maxChanges = defaultMaxChanges
+	if in.MaxChanges != nil {
+		if maxChanges = *in.MaxChanges; maxChanges < 0 {
+			p.add("maxChanges", "must not be negative")
+		}
+	}
+	if in.InactiveDays < 0 {
+		p.add("inactiveDays", "must not be negative")
+	}
+	within = defaultApproveWithin
+	if in.ApproveWithin != "" {
+		if d, perr := time.ParseDuration(in.ApproveWithin); perr != nil || d <= 0 {
+			p.add("approveWithin", "%s must be a positive Go duration such as 24h", quoteShort(in.ApproveWithin))
+		} else {
+			within = d
+		}
+	}
+	return maxChanges, within, p.err()
+}
+
+// buildPlan reads the entities' grants, then Tableau's users a page (one
+// activity) at a time.
+func buildPlan(ctx workflow.Context, inactiveDays int) (ReconcilePlan, error) {
+	info := workflow.GetInfo(ctx)
+	expected := map[string]tableau.SiteRole{}
+	in := activities.ManagedUsersInput{TaskQueue: info.TaskQueueName, IDPrefix: UserAccessWorkflowID(info.TaskQueueName, ""), GrantsQuery: GrantsQuery}
+	for {
+		page, err := runRead[activities.ManagedUsersPage](ctx, a.ManagedUsers, in)
+		if err != nil {
+			return ReconcilePlan{}, err
+		}
+		for _, u := range page.Users {
+			var grants []Grant
+			if err := json.Unmarshal(u.Grants, &grants); err != nil {
+				return ReconcilePlan{}, fmt.Errorf("the grants of %s: %w", u.User, err)
+			}
+			expected[u.User] = expectedRole(grants)
+		}
+		if in.NextPageToken = page.NextPageToken; len(in.NextPageToken) == 0 {
+			break
+		}
+	}
+	p := newPlanner(info.WorkflowExecution.RunID, expected, workflow.Now(ctx), inactiveDays)
+	for number, seen := 1, 0; number <= maxReconcilePages; number++ {
+		page, err := runRead[activities.SiteUsersPage](ctx, a.SiteUsers, activities.ReconcileUsersInput{PageNumber: number, PageSize: reconcilePageSize})
+		if err != nil {
+			return ReconcilePlan{}, err
+		}
+		p.add(page.Users)
+		if seen += len(page.Users); len(page.Users) < reconcilePageSize || seen >= page.Total {
+			break
+		}
+	}
+	return p.finish(), nil
+}
+
+// awaitApproval publishes the plan and waits for the approve update with
+// its ID; false when the time runs out.
+func awaitApproval(ctx workflow.Context, plan *ReconcilePlan, within time.Duration) bool {
+	approved := false
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, ApproveUpdate, func(ctx workflow.Context, in ApproveInput) (string, error) {
+		approved = true
+		return fmt.Sprintf("plan %s approved: applying %d changes", plan.PlanID, len(plan.Changes)), nil
+	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in ApproveInput) error {
+		switch {
+		case approved:
+			return newInvalidInput("plan " + plan.PlanID + " is already approved")
+		case in.PlanID != plan.PlanID:
+			return newInvalidInput(fmt.Sprintf("planId %s is not this run's plan (%s): approve the plan you reviewed, on the run that made it", quoteShort(in.PlanID), plan.PlanID))
+		}
+		return nil
+	}}); err != nil {
+		return false
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s. Waiting up to %s for approval of plan %s", plan.Message, within, plan.PlanID))
+	ok, err := workflow.AwaitWithTimeout(ctx, within, func() bool { return approved })
+	return err == nil && ok
+}
+
+// applyPlan sends each change to the user's entity as a reconcile event, so
+// it is ordered with the user's grants and revokes; the entity reads Tableau
+// again and changes the role only if it still differs.
+func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
+	taskQueue := workflow.GetInfo(ctx).TaskQueueName
+	event, _ := json.Marshal(AccessEvent{Op: OpReconcile, RequestID: plan.PlanID})
+	for _, c := range plan.Changes {
+		in := activities.SendToEntityInput{WorkflowID: UserAccessWorkflowID(taskQueue, c.User), UpdateName: AccessUpdate, Event: event}
+		rec, err := runWith[AccessRecord](ctx, accessActivity, a.SendToEntity, in)
+		switch {
+		case err != nil:
+			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(rootMessage(err), 300)))
+		case rec.Outcome == OutcomeApplied:
+			plan.Applied++
+		case rec.Outcome == OutcomeFailed || rec.Outcome == OutcomeRejected:
+			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(rec.Message, 300)))
+		}
+	}
+	plan.Message += fmt.Sprintf(". Applied %d of %d changes through the entities", plan.Applied, len(plan.Changes))
+	if len(plan.Failed) > 0 {
+		plan.Message += fmt.Sprintf(" (%d failed)", len(plan.Failed))
+	}
+}
