@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/client"
 
 	"tabflow/testsuite/faketableau"
@@ -115,4 +116,38 @@ func TestReconcileOver100000Users(t *testing.T) {
 	assert.Equal(t, []workflows.DriftChange{{User: "user00042@example.com", Expected: "Explorer", Actual: "Creator"}}, plan.Changes)
 	assert.Equal(t, 99_999+5, plan.Unmanaged.Count, "every licensed user without an entity is counted (and the sandbox's five)")
 	assert.Len(t, plan.Unmanaged.Users, 100)
+}
+
+// `starter reconcile schedule` makes plan runs a Temporal Schedule; a run
+// says in its current details how many users drifted.
+func TestReconcileSchedule(t *testing.T) {
+	s := startStack(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	_, err := s.updateAccess(ctx, workflows.TaskQueue, "ana@example.com", workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: "Viewer"})
+	require.NoError(t, err)
+	s.fake.SetRole(faketableau.SandboxSite, "ana@example.com", "Creator")
+	r := s.starter(t, "reconcile", "schedule", "--every", "1h")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "schedule tabflow-reconcile/tableau created: a Reconcile plan every 1h0m0s")
+	h := s.client.ScheduleClient().GetHandle(ctx, "tabflow-reconcile/tableau")
+	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
+	var runID string // Temporal names each run reconcile/tableau-{time}
+	require.Eventually(t, func() bool {
+		d, err := h.Describe(ctx)
+		if err != nil || len(d.Info.RecentActions) == 0 {
+			return false
+		}
+		runID = d.Info.RecentActions[0].StartWorkflowResult.WorkflowID
+		return true
+	}, time.Minute, 200*time.Millisecond)
+	run := s.client.GetWorkflow(ctx, runID, "")
+	var plan workflows.ReconcilePlan
+	require.NoError(t, run.Get(ctx, &plan))
+	assert.Contains(t, plan.Message, "1 user drifted from their grants")
+	v, err := s.client.QueryWorkflow(ctx, runID, "", "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var meta sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&meta))
+	assert.Contains(t, meta.GetCurrentDetails(), "1 user drifted from their grants", "the UI shows the count")
 }
