@@ -73,7 +73,8 @@ func TestReconcileAutoRefusesMoreThanMaxChanges(t *testing.T) {
 
 func TestReconcileAutoAppliesThroughTheEntities(t *testing.T) {
 	env, sent := reconcileEnv(t)
-	env.ExecuteWorkflow(workflows.ReconcileWorkflow, workflows.ReconcileInput{Mode: "auto"})
+	two := 2 // exactly as many as drifted
+	env.ExecuteWorkflow(workflows.ReconcileWorkflow, workflows.ReconcileInput{Mode: "auto", MaxChanges: &two})
 	var plan workflows.ReconcilePlan
 	require.NoError(t, env.GetWorkflowResult(&plan))
 	assert.Equal(t, 2, plan.Applied)

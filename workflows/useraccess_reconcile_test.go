@@ -77,3 +77,17 @@ func TestDeprovisionNamesOwnedContentAgainstTheFake(t *testing.T) {
 	assert.Equal(t, 0, res.Owned.Flows.Count)
 	assert.Empty(t, res.Warnings)
 }
+
+// Access given in Tableau counts: a hand demotion of a user whose baseline
+// is Creator is restored to Creator, not to the lower grant.
+func TestUserAccessReconcileRestoresTheBaseline(t *testing.T) {
+	e := newEntityTest(t, "dev@example.com") // Creator in Tableau
+	var rec workflows.AccessRecord
+	e.signalEach(access("grant", "Viewer", "g", ""))
+	e.at(time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "Viewer") })
+	e.at(2*time.Minute, func() { e.update(reconcileEvent("plan"), &rec, nil) })
+	e.at(time.Hour, e.forget)
+	e.run(workflows.UserAccessInput{})
+	assert.Equal(t, workflows.OutcomeApplied, rec.Outcome, rec.Message)
+	assert.Equal(t, "Creator", e.role())
+}

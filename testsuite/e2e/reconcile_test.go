@@ -29,6 +29,10 @@ func TestReconcileDriftPlanApproveApply(t *testing.T) {
 		_, err := s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: r})
 		require.NoError(t, err)
 	}
+	// An entity with another site's ID on this task queue (it refuses every event) is not this site's.
+	_, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.UserAccessWorkflowID("site-b", "dev@example.com"), TaskQueue: workflows.TaskQueue},
+		workflows.UserAccessWorkflow, workflows.UserAccessInput{User: "dev@example.com"})
+	require.NoError(t, err)
 	s.fake.SetRole(faketableau.SandboxSite, "ana@example.com", "Creator")    // a hand promotion
 	s.fake.SetRole(faketableau.SandboxSite, "newhire@example.com", "Viewer") // a hand demotion
 
@@ -39,6 +43,7 @@ func TestReconcileDriftPlanApproveApply(t *testing.T) {
 	assert.Equal(t, []workflows.DriftChange{{User: "ana@example.com", Expected: "Explorer", Actual: "Creator"}, {User: "newhire@example.com", Expected: "Creator", Actual: "Viewer"}}, plan.Changes)
 	assert.Equal(t, []workflows.InactiveUser{{User: "newhire@example.com", Role: "Viewer"}}, plan.Inactive, "never signed in; ana and chloe signed in 46 days ago")
 	assert.Equal(t, "Creator", role("ana@example.com"), "a plan changes nothing")
+	assert.NotContains(t, plan.Message, "not on the site", "the misrouted entity is not counted")
 	t.Logf("plan: %s", plan.Message)
 
 	r = s.starter(t, "reconcile", "--apply", "--max-changes", "1")
