@@ -34,8 +34,9 @@ func (a *Activities) UserGroups(ctx context.Context, in UserGroupsInput) ([]tabl
 // OwnedContentInput names a user by ID and name (data sources and flows are
 // filtered by owner name).
 type OwnedContentInput struct {
-	UserID string `json:"userId"`
-	Name   string `json:"name"`
+	UserID   string `json:"userId"`
+	Name     string `json:"name"`
+	FullName string `json:"fullName,omitempty"`
 }
 
 // OwnedContent is what a user owns in Tableau: counts and up to 10 names each.
@@ -48,7 +49,7 @@ type OwnedContent struct {
 // OwnedContent reads the three listings of what a user owns, in one session.
 func (a *Activities) OwnedContent(ctx context.Context, in OwnedContentInput) (OwnedContent, error) {
 	return inSession(ctx, a, AccessBudget, func(ctx context.Context, s *tableau.Session) (OwnedContent, error) {
-		wb, ds, fl, err := s.OwnedContent(ctx, in.UserID, in.Name)
+		wb, ds, fl, err := s.OwnedContent(ctx, in.UserID, in.Name, in.FullName)
 		return OwnedContent{Workbooks: wb, DataSources: ds, Flows: fl}, err
 	})
 }

@@ -79,28 +79,38 @@ const maxOwnedNames = 10
 
 // OwnedContent counts the workbooks, data sources and flows a user owns
 // (Tableau keeps them when the user is Unlicensed) and names the first few,
-// so an admin can hand them over.
-func (s *Session) OwnedContent(ctx context.Context, userID, userName string) (workbooks, datasources, flows Owned, err error) {
+// so an admin can hand them over. Workbooks are read by user ID; data
+// sources and flows by Tableau's ownerName filter, tried with each of names
+// in turn (the user name, then the display name: which one the filter
+// matches is unconfirmed) until one finds something.
+func (s *Session) OwnedContent(ctx context.Context, userID string, names ...string) (workbooks, datasources, flows Owned, err error) {
 	if err = CheckLUID(userID); err != nil {
 		return
 	}
-	first := url.Values{"pageSize": {strconv.Itoa(maxOwnedNames)}, "pageNumber": {"1"}}
-	byOwner := url.Values{"pageSize": {strconv.Itoa(maxOwnedNames)}, "pageNumber": {"1"}, "filter": {"ownerName:eq:" + userName}}
-	wb := url.Values{"ownedBy": {"true"}}
-	for k, v := range first {
-		wb[k] = v
-	}
+	wb := url.Values{"ownedBy": {"true"}, "pageSize": {strconv.Itoa(maxOwnedNames)}, "pageNumber": {"1"}}
 	if workbooks, err = s.owned(ctx, s.sitePath("users", userID, "workbooks"), wb, "workbooks", "workbook"); err != nil {
 		return
 	}
-	if !FilterValueOK(userName) { // a comma cannot be filtered on: say so rather than guess
-		return workbooks, datasources, flows, fmt.Errorf("user name %q contains a comma: Tableau's ownerName filter cannot look up what it owns", userName)
-	}
-	if datasources, err = s.owned(ctx, s.sitePath("datasources"), byOwner, "datasources", "datasource"); err != nil {
+	if datasources, err = s.ownedBy(ctx, names, "datasources", "datasource"); err != nil {
 		return
 	}
-	flows, err = s.owned(ctx, s.sitePath("flows"), byOwner, "flows", "flow")
+	flows, err = s.ownedBy(ctx, names, "flows", "flow")
 	return
+}
+
+func (s *Session) ownedBy(ctx context.Context, names []string, plural, singular string) (Owned, error) {
+	var o Owned
+	for _, name := range names {
+		if name == "" || !FilterValueOK(name) { // a comma cannot be filtered on
+			continue
+		}
+		q := url.Values{"pageSize": {strconv.Itoa(maxOwnedNames)}, "pageNumber": {"1"}, "filter": {"ownerName:eq:" + name}}
+		var err error
+		if o, err = s.owned(ctx, s.sitePath(plural), q, plural, singular); err != nil || o.Count > 0 {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // owned reads the first page of a content listing: {"pagination":…,"<plural>":{"<singular>":[…]}}.

@@ -190,7 +190,7 @@ func TestDeprovisionBranches(t *testing.T) {
 			{Name: "Sales (AD)", Import: &tableau.GroupImport{DomainName: "corp", SiteRole: tableau.RoleExplorer, GrantLicenseMode: "onLogin"}},
 			{Name: "Viewers", MinimumSiteRole: tableau.RoleViewer},
 		}, nil).Once()
-		env.OnActivity(acts.OwnedContent, mock.Anything, activities.OwnedContentInput{UserID: "id-ana@example.com", Name: "ana@example.com"}).Return(activities.OwnedContent{
+		env.OnActivity(acts.OwnedContent, mock.Anything, mock.Anything).Return(activities.OwnedContent{
 			Workbooks: tableau.Owned{Count: 2, Names: []string{"Q3 Sales", "Pipeline"}}, DataSources: tableau.Owned{Count: 1, Names: []string{"CRM"}},
 		}, nil).Once()
 		env.ExecuteWorkflow(workflows.DeprovisionWorkflow, workflows.DeprovisionInput{User: "ana@example.com", Role: "Explorer"})

@@ -65,7 +65,7 @@ func licensingWarnings(u *tableau.User, groups []tableau.Group, readErr error, n
 // content stays (Tableau allows it) and an admin may want to hand it over.
 func ownedContent(ctx workflow.Context, u *tableau.User) (*activities.OwnedContent, string) {
 	var owned activities.OwnedContent
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, accessActivity), a.OwnedContent, activities.OwnedContentInput{UserID: u.ID, Name: u.Name}).Get(ctx, &owned)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, accessActivity), a.OwnedContent, activities.OwnedContentInput{UserID: u.ID, Name: u.Name, FullName: u.FullName}).Get(ctx, &owned)
 	if err != nil {
 		return nil, fmt.Sprintf("could not read what %s owns (%s)", u.Name, capText(rootMessage(err), 200))
 	}

@@ -75,7 +75,8 @@ func TestDeprovisionNamesOwnedContentAgainstTheFake(t *testing.T) {
 	assert.Contains(t, res.Message, "chloe@example.com still owns 2 workbooks (Q3 Sales, Pipeline), 1 data source (CRM)")
 	require.NotNil(t, res.Owned)
 	assert.Equal(t, 0, res.Owned.Flows.Count)
-	assert.Empty(t, res.Warnings)
+	require.Len(t, res.Warnings, 1, "the sandbox's Sales (AD) group licenses chloe at sign-in")
+	assert.Contains(t, res.Warnings[0], `group "Sales (AD)" licenses its members as Explorer at sign-in`)
 }
 
 // Access given in Tableau counts: a hand demotion of a user whose baseline
@@ -90,4 +91,15 @@ func TestUserAccessReconcileRestoresTheBaseline(t *testing.T) {
 	e.run(workflows.UserAccessInput{})
 	assert.Equal(t, workflows.OutcomeApplied, rec.Outcome, rec.Message)
 	assert.Equal(t, "Creator", e.role())
+}
+
+// Content that names its owner by display name (the sandbox's "Dev Patel")
+// is found too: the ownerName filter is tried with the user name, then the
+// display name.
+func TestDeprovisionFindsContentOwnedUnderTheDisplayName(t *testing.T) {
+	env, _ := realEnv(t)
+	env.ExecuteWorkflow(workflows.DeprovisionWorkflow, workflows.DeprovisionInput{User: "dev@example.com", Role: "Creator"})
+	var res workflows.DeprovisionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Contains(t, res.Message, "dev@example.com still owns 1 workbook (Sales Forecast), 1 data source (Sales (extract))")
 }

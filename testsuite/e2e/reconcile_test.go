@@ -83,7 +83,7 @@ func TestReconcileDriftPlanApproveApply(t *testing.T) {
 // group; Deprovision of a content owner names what she owns.
 func TestRevokeWarningsAndOwnedContentThroughTheCLI(t *testing.T) {
 	s := startStack(t)
-	s.fake.AddGroup(faketableau.SandboxSite, faketableau.Group{Name: "Sales (AD)", DomainName: "corp", SiteRole: "Explorer", GrantLicenseMode: "onLogin"}, "chloe@example.com")
+	// The sandbox's "Sales (AD)" group licenses chloe as Explorer at sign-in.
 	r := s.starter(t, "revoke", "--user", "chloe@example.com", "--role", "Explorer")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, `warning: group "Sales (AD)" licenses its members as Explorer at sign-in`)

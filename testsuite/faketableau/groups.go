@@ -35,7 +35,11 @@ func (s *Server) AddGroup(siteURL string, g Group, members ...string) string {
 }
 
 func groupJSON(g *Group) map[string]any {
-	out := map[string]any{"id": g.ID, "name": g.Name}
+	domain := g.DomainName
+	if domain == "" {
+		domain = "local"
+	}
+	out := map[string]any{"id": g.ID, "name": g.Name, "domain": map[string]string{"name": domain}}
 	if g.DomainName != "" || g.SiteRole != "" || g.GrantLicenseMode != "" {
 		imp := map[string]string{"domainName": g.DomainName}
 		if g.SiteRole != "" {
@@ -67,13 +71,16 @@ func (s *Server) userGroups(r *http.Request, st *site, userID string) reply {
 }
 
 // userWorkbooks answers Query Workbooks for User; ownedBy=true keeps the
-// ones the user owns (the fake's users own exactly what names them owner).
+// ones the user owns (content names its owner by user or display name).
 func (s *Server) userWorkbooks(r *http.Request, st *site, userID string) reply {
 	u := s.userByID(st, userID)
 	if u == nil {
 		return userNotFound(userID)
 	}
-	return paged(r.URL.Query(), contentJSON(st, "workbook", func(c Content) bool { return strings.EqualFold(c.OwnerName, u.Name) }), "workbooks", "workbook")
+	owns := func(c Content) bool {
+		return strings.EqualFold(c.OwnerName, u.Name) || strings.EqualFold(c.OwnerName, u.FullName)
+	}
+	return paged(r.URL.Query(), contentJSON(st, "workbook", owns), "workbooks", "workbook")
 }
 
 // contentByOwner answers Query Data Sources and Query Flows, honouring

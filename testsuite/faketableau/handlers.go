@@ -58,12 +58,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.inflight--
 		s.requests = append(s.requests, rec)
-		if rec.Endpoint != "" {
-			s.counts[rec.Endpoint]++
-		}
 		s.mu.Unlock()
 	}()
+	// Counted on arrival: a test that reads the counters once its workflow
+	// is done must not race the bookkeeping of a request whose connection
+	// was cut (its client may have moved on before this handler returns).
 	rec.Endpoint = endpointOf(r)
+	if rec.Endpoint != "" {
+		s.mu.Lock()
+		s.counts[rec.Endpoint]++
+		s.mu.Unlock()
+	}
 	// Read the body now: only then does net/http watch for the client going
 	// away, so a delayed answer ends when the caller gives up.
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))

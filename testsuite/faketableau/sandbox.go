@@ -41,6 +41,9 @@ func SeedSandbox(s *Server) {
 	s.AddPAT(SandboxSite, SandboxViewerPAT, SandboxViewerSecret, "viewer@example.com", 10*24*time.Hour)
 	s.AddConnectedApp(SandboxSite, SandboxJWTClientID, SandboxJWTSecretID, SandboxJWTSecret)
 	s.SetPassword(SandboxSite, "admin@example.com", SandboxAdminPassword)
+	// A directory group that licenses its members at sign-in: revoking
+	// chloe's Explorer warns that her next sign-in undoes it.
+	s.AddGroup(SandboxSite, Group{Name: "Sales (AD)", DomainName: "corp.example.com", SiteRole: "Explorer", GrantLicenseMode: "onLogin"}, "chloe@example.com")
 	for _, c := range []Content{
 		{Type: "workbook", Title: "Sales Overview", OwnerName: "Sandbox Admin", Views: 1200},
 		{Type: "workbook", Title: "Sales Forecast", OwnerName: "Dev Patel", Views: 310},
