@@ -32,6 +32,10 @@ type composeFile struct {
 		Healthcheck struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
+		Command []string `yaml:"command"`
+		Deploy  struct {
+			Replicas int `yaml:"replicas"`
+		} `yaml:"deploy"`
 	} `yaml:"services"`
 	Volumes map[string]any `yaml:"volumes"`
 }
@@ -61,8 +65,11 @@ func TestComposeRunsTheWorkerWithEverythingItNeeds(t *testing.T) {
 	var c composeFile
 	require.NoError(t, yaml.Unmarshal(data, &c))
 
-	for _, name := range []string{"postgresql", "temporal", "temporal-ui", "worker"} {
+	for _, name := range []string{"postgresql", "temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "worker"} {
 		require.Contains(t, c.Services, name)
+	}
+	for name, s := range c.Services {
+		assert.NotContains(t, s.Image, "auto-setup", "%s: the deprecated image is gone", name)
 	}
 	worker := c.Services["worker"]
 	assert.Equal(t, ".", worker.Build, "the worker is built from this repository")
@@ -70,14 +77,26 @@ func TestComposeRunsTheWorkerWithEverythingItNeeds(t *testing.T) {
 	assert.Equal(t, "temporal:7233", worker.Environment["TEMPORAL_ADDRESS"], "the worker reaches Temporal by its service name")
 	assert.NotEmpty(t, worker.Environment["TEMPORAL_NAMESPACE"])
 	assert.Equal(t, "service_healthy", worker.DependsOn["temporal"].Condition)
+	assert.Equal(t, "service_completed_successfully", worker.DependsOn["temporal-namespace"].Condition, "the namespace exists before a worker polls it")
+	assert.Equal(t, 2, worker.Deploy.Replicas, "two replicas sharing one PAT, as testsuite/topology runs them")
 	assert.Equal(t, []string{"CMD", "/worker", "probe", "http://127.0.0.1:9090/readyz"}, worker.Healthcheck.Test, "the worker's readiness is its health")
 	assert.Equal(t, ":9090", worker.Environment["TABFLOW_HTTP_ADDRESS"])
 
 	assert.Equal(t, []string{"7233:7233"}, c.Services["temporal"].Ports)
 	assert.Equal(t, []string{"8080:8080"}, c.Services["temporal-ui"].Ports)
 	assert.Equal(t, "temporal:7233", c.Services["temporal-ui"].Environment["TEMPORAL_ADDRESS"])
-	assert.Equal(t, "postgres12", c.Services["temporal"].Environment["DB"], "Temporal persists to PostgreSQL")
-	assert.Equal(t, "postgresql", c.Services["temporal"].Environment["POSTGRES_SEEDS"])
+	temporal := c.Services["temporal"]
+	assert.Equal(t, "postgres12", temporal.Environment["DB"], "Temporal persists to PostgreSQL")
+	assert.Equal(t, "postgresql", temporal.Environment["POSTGRES_SEEDS"])
+	assert.Equal(t, "service_completed_successfully", temporal.DependsOn["temporal-schema"].Condition, "the schema is set up first")
+	// The databases and schema steps testsuite/topology uses (temporalserver setup-schema).
+	assert.Equal(t, "tabflow_temporal", temporal.Environment["DBNAME"])
+	assert.Equal(t, "tabflow_temporal_visibility", temporal.Environment["VISIBILITY_DBNAME"])
+	schema := strings.Join(c.Services["temporal-schema"].Command, "\n")
+	for _, step := range []string{"create-database", "setup-schema -v 0.0", "update-schema --schema-name postgresql/v12/$$schema", "tabflow_temporal:temporal", "tabflow_temporal_visibility:visibility"} {
+		assert.Contains(t, schema, step)
+	}
+	assert.Contains(t, strings.Join(c.Services["temporal-namespace"].Command, "\n"), "temporal operator namespace create")
 	assert.Contains(t, c.Services["postgresql"].Volumes[0], "temporal-postgres:")
 	assert.Contains(t, c.Volumes, "temporal-postgres")
 }

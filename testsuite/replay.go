@@ -25,13 +25,22 @@ var RecordedHistories = map[string]string{
 	"useraccess-entity.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 	// The entity with the rules of SPEC §3.1 (patch version 2).
 	"useraccess-entity-v3.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
+	// Recorded on the production topology (testsuite/topology with
+	// TABFLOW_RECORD_HISTORIES=1): an entity's last run (grants, an expiry
+	// after a server restart, continued as new) and a PAT lease handed
+	// between two workers (its ID named the fake's address; nothing in it
+	// depends on the ID).
+	"topology-useraccess.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ana@example.com"),
+	"topology-patlease.json":   workflows.PATLeaseWorkflowID("topology"),
 }
 
 // FrozenHistories were recorded by earlier versions of tabflow, which can no
 // longer produce them: they prove that runs started then still replay.
 // useraccess.json is an access entity of version 1 (per-user ID, idle timer),
-// useraccess-entity.json one of version 2.
-var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true}
+// useraccess-entity.json one of version 2; the topology files are recorded
+// by testsuite/topology, not by TestHistoriesReplay.
+var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true,
+	"topology-useraccess.json": true, "topology-patlease.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show
 // --output json` writes it) against the current workflow code.

@@ -5,6 +5,7 @@ package testsuite
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,4 +103,16 @@ func (f *Tableau) PoolConfig() tableau.Config {
 	c := f.PATConfig()
 	c.PATPool = []tableau.PAT{{Name: SecondPAT, Secret: tableau.NewSecret(SecondPATSecret)}}
 	return c
+}
+
+// CutOffCalls counts calls (not sign-ins) Tableau answered 401: a session
+// ended under a call, as a second sign-in with the same PAT does.
+func (f *Tableau) CutOffCalls() int {
+	n := 0
+	for _, r := range f.Requests() {
+		if r.Status == 401 && !strings.Contains(r.Path, "/auth/") {
+			n++
+		}
+	}
+	return n
 }

@@ -1,7 +1,8 @@
-// Package devserver runs a single-process Temporal server for local
-// development: SQLite persistence (a file, or memory) and the Temporal Web
-// UI, with nothing downloaded at run time. It is what `go run ./dev` starts;
-// production workers connect to a real Temporal cluster instead.
+// Package devserver runs a single-process Temporal server: for local
+// development SQLite persistence (a file, or memory) and the Temporal Web
+// UI, with nothing downloaded at run time (what `go run ./dev` starts); for
+// the topology proof (testsuite/topology) the same server on PostgreSQL.
+// Production workers connect to a real Temporal cluster instead.
 package devserver
 
 import (
@@ -37,6 +38,17 @@ type Options struct {
 	UIPort    int    // Web UI; default 8233; -1 disables it
 	Namespace string // default "default"
 	LogLevel  string // server log level: debug, info, warn (default), error
+	// Stores, if set, are SQL databases whose schema is already set up
+	// (PostgreSQL in testsuite/topology): no SQLite, and the namespace is
+	// created through the API once the server runs. Ports are then
+	// Port … Port+7, so a restarted server rejoins as the same hosts.
+	Stores *Stores
+}
+
+// Stores are a cluster's two databases.
+type Stores struct {
+	Default, Visibility *config.SQL
+	HistoryShards       int32
 }
 
 // Server is a running dev server.
@@ -90,6 +102,9 @@ func Start(o Options) (*Server, error) {
 	if o.LogLevel == "" {
 		o.LogLevel = "warn"
 	}
+	if o.Stores != nil {
+		return start(o, o.Stores)
+	}
 	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}, DatabaseName: o.DBFile}
 	if o.DBFile == "" {
 		sqlCfg.ConnectAttributes["mode"], sqlCfg.ConnectAttributes["cache"] = "memory", "shared"
@@ -112,8 +127,11 @@ func Start(o Options) (*Server, error) {
 	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil { // a no-op when it exists
 		return nil, err
 	}
+	return start(o, &Stores{Default: sqlCfg, Visibility: sqlCfg, HistoryShards: 1})
+}
 
-	cfg, err := serverConfig(o, sqlCfg)
+func start(o Options, stores *Stores) (*Server, error) {
+	cfg, err := serverConfig(o, stores)
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +184,15 @@ func (s *Server) Stop() {
 	s.temporal.Stop()
 }
 
-func serverConfig(o Options, sqlCfg *config.SQL) (*config.Config, error) {
+func serverConfig(o Options, stores *Stores) (*config.Config, error) {
 	ports, err := freePorts(o.IP, 8)
 	if err != nil {
 		return nil, err
+	}
+	if o.Stores != nil {
+		for i := range ports {
+			ports[i] = o.Port + 1 + i
+		}
 	}
 	service := func(grpc, membership int) config.Service {
 		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: o.IP}}
@@ -181,8 +204,8 @@ func serverConfig(o Options, sqlCfg *config.SQL) (*config.Config, error) {
 			Metrics:    &metrics.Config{Prometheus: &metrics.PrometheusConfig{ListenAddress: net.JoinHostPort(o.IP, strconv.Itoa(ports[6])), HandlerPath: "/metrics"}},
 		},
 		Persistence: config.Persistence{
-			DefaultStore: sqliteplugin.PluginName, VisibilityStore: sqliteplugin.PluginName, NumHistoryShards: 1,
-			DataStores: map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+			DefaultStore: "default", VisibilityStore: "visibility", NumHistoryShards: stores.HistoryShards,
+			DataStores: map[string]config.DataStore{"default": {SQL: stores.Default}, "visibility": {SQL: stores.Visibility}},
 		},
 		ClusterMetadata: &cluster.Config{
 			FailoverVersionIncrement: 10, MasterClusterName: clusterName, CurrentClusterName: clusterName,

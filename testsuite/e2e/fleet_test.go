@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -35,17 +34,6 @@ func (s *stack) provisionTimed(t *testing.T, prefix string, n int) time.Duration
 	return time.Since(start)
 }
 
-// cutOff counts calls Tableau answered with 401 (a session ended under them).
-func cutOff(fake *testsuite.Tableau) int {
-	n := 0
-	for _, r := range fake.Requests() {
-		if r.Status == 401 && !strings.Contains(r.Path, "/auth/") {
-			n++
-		}
-	}
-	return n
-}
-
 // Two worker processes sharing one PAT: the fleet-wide lease keeps Tableau
 // from ever seeing two live sessions of it.
 func TestFleetTwoWorkersSharingAPATNeverOverlap(t *testing.T) {
@@ -59,7 +47,7 @@ func TestFleetTwoWorkersSharingAPATNeverOverlap(t *testing.T) {
 	took := s.provisionTimed(t, "fleet", 40)
 	t.Logf("40 provisions, 2 workers, one PAT, 100 ms a call: %s; %d requests", took.Round(100*time.Millisecond), s.fake.Count(""))
 	assert.Zero(t, s.fake.Collisions(), "no sign-in ever ended another worker's session")
-	assert.Zero(t, cutOff(s.fake), "no call was cut off")
+	assert.Zero(t, s.fake.CutOffCalls(), "no call was cut off")
 	assert.Equal(t, 1, s.fake.PeakConcurrency(), "Tableau never saw two requests of the PAT at once")
 }
 
@@ -87,7 +75,7 @@ func TestFleetSurvivorFinishesAfterAWorkerIsKilled(t *testing.T) {
 	first.Wait()
 	took := <-done
 	t.Logf("10 provisions finished %s after one of two workers was killed mid-call", took.Round(100*time.Millisecond))
-	assert.Zero(t, cutOff(s.fake), "the survivor's calls were never cut off")
+	assert.Zero(t, s.fake.CutOffCalls(), "the survivor's calls were never cut off")
 	for i := 1; i <= 10; i++ {
 		assert.Equal(t, "Explorer", s.fake.Role(faketableau.SandboxSite, fmt.Sprintf("user%05d@example.com", i)))
 	}
@@ -111,7 +99,7 @@ func TestFleetPATPoolProvisionsFaster(t *testing.T) {
 		s.fake.ResetCounters()
 		took := s.provisionTimed(t, "pool", 30)
 		assert.Zero(t, s.fake.Collisions(), "never two live sessions of one PAT (pool %v)", pool)
-		assert.Zero(t, cutOff(s.fake))
+		assert.Zero(t, s.fake.CutOffCalls())
 		if pool {
 			assert.Equal(t, 2, s.fake.PeakConcurrency(), "both PATs worked at once")
 		}
