@@ -90,15 +90,15 @@ func TestRevokeWarningsAndOwnedContentThroughTheCLI(t *testing.T) {
 	assert.Equal(t, "Unlicensed", s.fake.Role(faketableau.SandboxSite, "chloe@example.com"), "carried out all the same")
 
 	for _, c := range []faketableau.Content{
-		{Type: "workbook", Title: "Board Pack", OwnerName: "dev@example.com"},
-		{Type: "workbook", Title: "Churn", OwnerName: "dev@example.com"},
-		{Type: "datasource", Title: "Warehouse", OwnerName: "dev@example.com"},
+		{Type: "workbook", Title: "Board Pack", OwnerName: "ben@example.com"},
+		{Type: "workbook", Title: "Churn", OwnerName: "ben@example.com"},
+		{Type: "datasource", Title: "Warehouse", OwnerName: "ben@example.com"},
 	} {
 		s.fake.AddContent(faketableau.SandboxSite, c)
 	}
-	r = s.starter(t, "deprovision", "--user", "dev@example.com", "--role", "Creator")
+	r = s.starter(t, "deprovision", "--user", "ben@example.com", "--role", "Viewer")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "dev@example.com still owns 2 workbooks (Board Pack, Churn), 1 data source (Warehouse)")
+	assert.Contains(t, r.stdout, "ben@example.com still owns 2 workbooks (Board Pack, Churn), 1 data source (Warehouse)")
 }
 
 // Reconcile over a site of 100,000 users completes with a small result.
