@@ -52,11 +52,14 @@ func (l *fleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, f
 			l.release(id, req) // withdraw from the queue: the lease must not go to no one
 			return nil, nil, err
 		}
-		if grant.Retry {
-			continue // the lease workflow continued as new
+		if grant.Retry || grant.Withdrawn {
+			continue // the lease workflow continued as new: ask again
 		}
+		// The lease runs TTL from when it was granted, which is Waited after
+		// the request reached the lease workflow, so no earlier than sent +
+		// Waited: a holder that queued behind another keeps its full lease.
 		lost, stop := make(chan struct{}), make(chan struct{})
-		go l.keep(ctx, id, req, sent.Add(grant.TTL-leaseMargin), lost, stop)
+		go l.keep(ctx, id, req, sent.Add(grant.Waited+grant.TTL-leaseMargin), lost, stop)
 		released := false
 		return lost, func() {
 			if !released {

@@ -71,3 +71,29 @@ func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, renewals.Load(), int32(4))
 }
+
+// A holder that queued behind another worker keeps its whole lease: the
+// deadline counts from the grant (sent + Waited), not from when it asked.
+func TestLeaseDeadlineCountsFromTheGrant(t *testing.T) {
+	const waited = leaseTTL - leaseMargin // the old deadline had passed by the time of the grant
+	l := &fleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+		switch op {
+		case workflows.LeaseAcquire:
+			time.Sleep(waited) // queued behind another worker's session
+			return workflows.LeaseGrant{TTL: leaseTTL, Waited: waited}, nil
+		case workflows.LeaseRenew:
+			return workflows.LeaseGrant{TTL: leaseTTL}, nil
+		}
+		return workflows.LeaseGrant{}, nil
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lost, release, err := l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	defer release()
+	select {
+	case <-lost:
+		t.Fatal("a lease granted after a wait was given up at its first renewal")
+	case <-time.After(leaseRenewEvery + time.Second):
+	}
+}

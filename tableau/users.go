@@ -117,9 +117,10 @@ func (s *Session) GetUser(ctx context.Context, id string) (*User, error) {
 		User *User `json:"user"`
 	}
 	if err := s.get(ctx, s.sitePath("users", id), nil, &out); err != nil {
-		// A 404 with Tableau's own code from this call is "no such user";
-		// 404000 (site not found) and a proxy's page (no code) are errors.
-		if e, ok := asAPIError(err); ok && e.StatusCode == http.StatusNotFound && e.Code != "" && e.Code != CodeSiteNotFound {
+		// Only 404002 is "no such user" (SPEC §2): 404000 (site not found),
+		// 404008 (endpoint unknown to this API version) and a proxy's page
+		// (no code) are errors, never "the user is not there".
+		if e, ok := asAPIError(err); ok && e.StatusCode == http.StatusNotFound && e.Code == CodeUserNotFound {
 			return nil, &UserNotFoundError{Err: e}
 		}
 		return nil, err

@@ -77,6 +77,10 @@ func TestUserErrors(t *testing.T) {
 		_, err = s.GetUser(ctx, "00000000-0000-0000-0000-000000000000")
 		remove()
 		assert.False(t, tableau.IsUserNotFound(err), "a proxy's 404 page is not Tableau's answer: %v", err)
+		remove = fake.Inject(faketableau.Fault{PathContains: "/users/", Status: 404, Body: `{"error":{"code":"404008","summary":"Resource Not Found","detail":"Endpoint not in this API version"}}`})
+		_, err = s.GetUser(ctx, "00000000-0000-0000-0000-000000000000")
+		remove()
+		assert.False(t, tableau.IsUserNotFound(err), "only 404002 means no such user: %v", err)
 
 		ana, err := s.FindUserByName(ctx, "ana@example.com")
 		require.NoError(t, err)

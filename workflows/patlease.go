@@ -48,7 +48,18 @@ type LeaseRequest struct {
 type LeaseGrant struct {
 	TTL   time.Duration `json:"ttl"`
 	Retry bool          `json:"retry,omitempty"`
+	// Waited is how long the request waited in the queue before the lease
+	// was granted: the lease's TTL counts from the grant, so the holder's
+	// deadline is (when it asked) + Waited + TTL, whatever the clocks say.
+	Waited time.Duration `json:"waited,omitempty"`
+	// Withdrawn answers a waiting acquire whose holder released (gave up)
+	// before it was granted: the update ends rather than waiting on.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
+
+// leaseWithdrawPatch marks acquires that end when their holder withdraws,
+// so they no longer hold one of Temporal's in-flight update slots for ever.
+const leaseWithdrawPatch = "lease-withdraw"
 
 // PATLease is the lease workflow; see the constants above.
 func PATLease(ctx workflow.Context, in PATLeaseInput) error {
@@ -65,17 +76,23 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 		}
 	}
 	if err := workflow.SetUpdateHandler(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
+		arrived := workflow.Now(ctx)
+		withdrawable := workflow.GetVersion(ctx, leaseWithdrawPatch, workflow.DefaultVersion, 1) == 1
 		if holder != r.Holder && !slices.Contains(queue, r.Holder) {
 			queue = append(queue, r.Holder)
 		}
 		grant()
-		if err := workflow.Await(ctx, func() bool { return holder == r.Holder || draining }); err != nil {
+		withdrawn := func() bool { return withdrawable && holder != r.Holder && !slices.Contains(queue, r.Holder) }
+		if err := workflow.Await(ctx, func() bool { return holder == r.Holder || draining || withdrawn() }); err != nil {
 			return LeaseGrant{}, err
 		}
-		if holder != r.Holder {
-			return LeaseGrant{Retry: true}, nil
+		switch {
+		case holder == r.Holder:
+			return LeaseGrant{TTL: in.TTL, Waited: max(0, expires.Add(-in.TTL).Sub(arrived))}, nil
+		case withdrawn():
+			return LeaseGrant{Withdrawn: true}, nil
 		}
-		return LeaseGrant{TTL: in.TTL}, nil
+		return LeaseGrant{Retry: true}, nil
 	}); err != nil {
 		return err
 	}

@@ -17,24 +17,32 @@ import (
 // leaseEnv drives a PATLease workflow; grants records who got the lease,
 // errs which updates failed.
 type leaseEnv struct {
-	t      *testing.T
-	env    *sdktestsuite.TestWorkflowEnvironment
-	grants []string
-	errs   []string
+	t       *testing.T
+	env     *sdktestsuite.TestWorkflowEnvironment
+	grants  []string
+	errs    []string
+	answers map[string]workflows.LeaseGrant // acquire answers by holder
 }
 
-func newLeaseEnv(t *testing.T) *leaseEnv { return &leaseEnv{t: t, env: newEnv(t)} }
+func newLeaseEnv(t *testing.T) *leaseEnv {
+	return &leaseEnv{t: t, env: newEnv(t), answers: map[string]workflows.LeaseGrant{}}
+}
 
 func (l *leaseEnv) send(op, holder string) {
 	l.env.UpdateWorkflow(op, op+"-"+holder+"-"+l.env.Now().Format(time.RFC3339Nano), &sdktestsuite.TestUpdateCallback{
 		OnAccept: func() {},
 		OnReject: func(err error) { l.t.Errorf("%s %s rejected: %v", op, holder, err) },
-		OnComplete: func(_ any, err error) {
+		OnComplete: func(v any, err error) {
 			if err != nil {
 				l.errs = append(l.errs, op+" "+holder)
 				return
 			}
-			if op == workflows.LeaseAcquire {
+			if op != workflows.LeaseAcquire {
+				return
+			}
+			answer := v.(workflows.LeaseGrant)
+			l.answers[holder] = answer
+			if !answer.Withdrawn {
 				l.grants = append(l.grants, holder)
 			}
 		},
@@ -75,6 +83,9 @@ func TestPATLeaseOfADeadHolderExpires(t *testing.T) {
 	}, 0)
 	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRenew, "dead") }, 5*time.Second) // one renewal, then silence
 	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"dead"}, l.grants, "the renewal at 5 s carried the lease past 10 s")
+	}, 14*time.Second)
+	l.env.RegisterDelayedCallback(func() {
 		require.Equal(t, []string{"dead", "b"}, l.grants)
 		l.env.CancelWorkflow()
 	}, time.Minute)
@@ -101,4 +112,28 @@ func TestPATLeaseContinuesAsNew(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	assert.Equal(t, "b", next.Holder, "the current lease travels to the next run")
 	assert.Equal(t, 10*time.Second, next.TTL)
+}
+
+// A waiter that gives up (its activity ended) is withdrawn, and its acquire
+// is answered, so it does not hold one of Temporal's in-flight update slots
+// until the next continue-as-new; a holder that queued is told how long, so
+// its lease counts from the grant.
+func TestPATLeaseWithdrawnWaitersAreAnswered(t *testing.T) {
+	l := newLeaseEnv(t)
+	l.env.RegisterDelayedCallback(func() {
+		l.send(workflows.LeaseAcquire, "a")
+		l.send(workflows.LeaseAcquire, "gives-up")
+		l.send(workflows.LeaseAcquire, "c")
+	}, 0)
+	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "gives-up") }, time.Second)
+	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "a") }, 3*time.Second)
+	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"a", "c"}, l.grants)
+		require.Contains(t, l.answers, "gives-up", "the withdrawn acquire was answered")
+		assert.True(t, l.answers["gives-up"].Withdrawn)
+		assert.Equal(t, 3*time.Second, l.answers["c"].Waited)
+		assert.Zero(t, l.answers["a"].Waited)
+		l.env.CancelWorkflow()
+	}, 4*time.Second)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
 }
