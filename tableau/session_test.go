@@ -628,3 +628,32 @@ func TestLostLeaseAbandonsTheCallAndSignsOut(t *testing.T) {
 	assert.Equal(t, []string{fake.Host + "/sandbox/" + faketableau.SandboxAdminPAT}, lease.acquired)
 	assert.Equal(t, 1, lease.released)
 }
+
+// The signed JWT opens Tableau for its lifetime: an echoed sign-in body
+// never puts it (or a part of it) into an error.
+func TestEchoedSignInBodyLeaksNoJWT(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	var sent string
+	echo := func(b []byte) string {
+		var body struct {
+			Credentials struct {
+				JWT string `json:"jwt"`
+			} `json:"credentials"`
+		}
+		_ = json.Unmarshal(b, &body)
+		sent = body.Credentials.JWT
+		return `{"error":{"code":"401001","summary":"Signin Error","detail":"you sent ` + string(b) + `"}}`
+	}
+	for _, status := range []int{401, 200} { // a refusal, and an answer that is not Tableau's
+		remove := fake.Inject(faketableau.Fault{PathContains: "signin", Status: status, Echo: echo})
+		_, err := fake.Client(t, fake.JWTConfig()).SignIn(testsuite.Context(t))
+		remove()
+		require.Error(t, err)
+		require.NotEmpty(t, sent)
+		parts := strings.Split(sent, ".")
+		require.Len(t, parts, 3)
+		for _, p := range parts[1:] { // the claims and the signature
+			assert.NotContains(t, err.Error(), p[:12], "HTTP %d: %s", status, err)
+		}
+	}
+}
