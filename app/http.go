@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 )
 
@@ -20,8 +22,9 @@ const readyTimeout = 2 * time.Second
 // probes answer /healthz (the process is up) and /readyz (Temporal is
 // reachable and the worker is polling).
 type probes struct {
-	temporal client.Client
-	polling  atomic.Bool
+	temporal  client.Client
+	namespace string
+	polling   atomic.Bool
 }
 
 func (p *probes) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -37,6 +40,14 @@ func (p *probes) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if _, err := p.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		http.Error(w, "not ready: Temporal is not reachable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	// A deleted namespace answers every poll with an error the SDK retries
+	// for two minutes before it gives the worker up (and the process exits):
+	// unready at once instead.
+	var notFound *serviceerror.NamespaceNotFound
+	if _, err := p.temporal.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: p.namespace}); errors.As(err, &notFound) {
+		http.Error(w, "not ready: namespace "+p.namespace+" does not exist", http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ready")

@@ -53,7 +53,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		return err
 	}
 
-	p := &probes{temporal: c}
+	p := &probes{temporal: c, namespace: opts.Namespace}
 	if f.HTTPAddress != "" {
 		srv, err := serveHTTP(f.HTTPAddress, metrics, p)
 		if err != nil {
@@ -61,7 +61,17 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		}
 		defer srv.Shutdown(context.Background())
 	}
-	wopts := worker.Options{WorkerStopTimeout: f.StopTimeout}
+	// A fatal poll error (the namespace deleted, authorisation revoked) stops
+	// the SDK's worker for good: the process must then look unready and
+	// exit non-zero, so Kubernetes restarts it, rather than answer 200.
+	fatal := make(chan error, 1)
+	wopts := worker.Options{WorkerStopTimeout: f.StopTimeout, OnFatalError: func(err error) {
+		p.polling.Store(false)
+		select {
+		case fatal <- err:
+		default:
+		}
+	}}
 	if f.LogWorkflows {
 		wopts.Interceptors = append(wopts.Interceptors, &finishedLogger{})
 	}
@@ -76,7 +86,13 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		"tableau", cfg.ServerURL, "site", cfg.DisplayName(), "auth", string(cfg.Auth),
 		"credential", credentialLabel(cfg), "secret", cfg.MaskedSecret(), "apiVersion", apiVersion(cfg),
 		"http", httpLabel(f.HTTPAddress))
-	<-ctx.Done()
+	select {
+	case err := <-fatal:
+		logger.Error("the worker stopped on a fatal error", "error", err.Error())
+		w.Stop()
+		return fmt.Errorf("the worker stopped on a fatal error from Temporal: %w", err)
+	case <-ctx.Done():
+	}
 	p.polling.Store(false)
 	logger.Info("stopping: no new work; running activities may finish and sign out", "stopTimeout", f.StopTimeout)
 	w.Stop()

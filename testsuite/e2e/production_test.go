@@ -12,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"tabflow/testsuite"
 )
@@ -80,4 +83,42 @@ func TestWorkerMetricsAndProbes(t *testing.T) {
 	code, _ = get("/healthz")
 	assert.Equal(t, 200, code, "the process is still up")
 	assert.False(t, strings.Contains(logs.String(), "panic"), logs.String())
+}
+
+// A worker whose namespace is deleted under it must not look healthy: it
+// turns unready within seconds (and, once the SDK gives its pollers up, the
+// process exits non-zero, so Kubernetes restarts it).
+func TestWorkerTurnsUnreadyWhenItsNamespaceIsDeleted(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	ctx, cancel := context.WithTimeout(testsuite.Context(t), 3*time.Minute)
+	defer cancel()
+	const doomed = "doomed"
+	_, err := s.client.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: doomed, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	require.NoError(t, err)
+	addr := testsuite.UnusedAddr(t)
+	cmd := s.workerCmd(t, ctx, "-http-address", addr)
+	cmd.Env = append(cmd.Env, "TEMPORAL_NAMESPACE="+doomed)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	require.Eventually(t, func() bool { // the new namespace reaches the frontend's cache
+		_, err := s.client.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: doomed})
+		return err == nil
+	}, 30*time.Second, 200*time.Millisecond)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := func() int {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return ready() == 200 }, time.Minute, 200*time.Millisecond, "ready once polling:\n%s", logs.String())
+
+	_, err = s.server.GetDefaultClient().OperatorService().DeleteNamespace(ctx, &operatorservice.DeleteNamespaceRequest{Namespace: doomed})
+	require.NoError(t, err)
+	deleted := time.Now()
+	require.Eventually(t, func() bool { return ready() == 503 }, time.Minute, 200*time.Millisecond, "unready once the namespace is gone:\n%s", logs.String())
+	t.Logf("/readyz turned 503 %s after the namespace was deleted (the SDK gives the worker up after a 2-minute grace; the process then exits non-zero)", time.Since(deleted).Round(100*time.Millisecond))
 }
