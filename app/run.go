@@ -136,17 +136,14 @@ func credentialLabel(cfg tableau.Config) string {
 		return "connected app " + cfg.JWT.ClientID + " as " + cfg.JWT.Username
 	case tableau.AuthPassword:
 		return "user " + cfg.Username
+	case tableau.AuthUAT:
+		return "UAT of " + cfg.UAT.Issuer + " as " + cfg.UAT.Username
 	default:
 		return "PAT " + cfg.PATName
 	}
 }
 
-func apiVersion(cfg tableau.Config) string {
-	if cfg.APIVersion == "" {
-		return tableau.DefaultAPIVersion
-	}
-	return cfg.APIVersion
-}
+func apiVersion(cfg tableau.Config) string { return cfg.EffectiveAPIVersion() }
 
 func indent(err error) error {
 	return errors.New("  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))

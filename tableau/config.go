@@ -17,6 +17,7 @@ const (
 	AuthPAT      AuthMethod = "pat"      // Personal Access Token (default)
 	AuthJWT      AuthMethod = "jwt"      // connected app, direct trust
 	AuthPassword AuthMethod = "password" // username and password
+	AuthUAT      AuthMethod = "uat"      // Unified Access Token (Tableau Cloud)
 )
 
 // DefaultAPIVersion is used for every versioned endpoint, sign-in included.
@@ -40,6 +41,7 @@ type Config struct {
 	PATPool []PAT `json:"patPool,omitempty"`
 
 	JWT JWTConfig `json:"jwt,omitzero"`
+	UAT UATConfig `json:"uat,omitzero"`
 
 	Username string `json:"username,omitempty"`
 	Password Secret `json:"password,omitzero"`
@@ -72,6 +74,11 @@ func (c Config) MaskedSecret() string {
 		return c.JWT.Secret.Masked()
 	case AuthPassword:
 		return c.Password.Masked()
+	case AuthUAT:
+		if c.UAT.PrivateKey.IsBlank() {
+			return "private key file " + c.UAT.PrivateKeyFile
+		}
+		return c.UAT.PrivateKey.Masked()
 	default:
 		return c.PATSecret.Masked()
 	}
@@ -85,14 +92,20 @@ func (c Config) authMethod() AuthMethod {
 }
 
 func (c Config) apiVersion() string {
-	if c.APIVersion == "" {
-		return DefaultAPIVersion
+	switch {
+	case c.APIVersion != "":
+		return c.APIVersion
+	case c.authMethod() == AuthUAT:
+		return DefaultUATAPIVersion
 	}
-	return c.APIVersion
+	return DefaultAPIVersion
 }
 
+// EffectiveAPIVersion is the REST API version every call uses.
+func (c Config) EffectiveAPIVersion() string { return c.apiVersion() }
+
 func (c Config) secrets() []Secret {
-	out := []Secret{c.PATSecret, c.JWT.Secret, c.Password}
+	out := []Secret{c.PATSecret, c.JWT.Secret, c.Password, c.UAT.PrivateKey}
 	for _, p := range c.PATPool {
 		out = append(out, p.Secret)
 	}
@@ -225,8 +238,10 @@ func (c *Config) Validate() error {
 		if c.Password.IsBlank() {
 			errs = append(errs, errors.New("Password is required"))
 		}
+	case AuthUAT:
+		errs = append(errs, c.UAT.validate()...)
 	default:
-		errs = append(errs, fmt.Errorf("auth method %q is not one of pat, jwt, password", truncate(string(c.Auth), 20)))
+		errs = append(errs, fmt.Errorf("auth method %q is not one of pat, jwt, password, uat", truncate(string(c.Auth), 20)))
 	}
 	return errors.Join(errs...)
 }

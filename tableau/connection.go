@@ -43,6 +43,14 @@ type connectionFile struct {
 	Password    string   `json:"password,omitempty"`
 	CAFile      string   `json:"caFile,omitempty"`
 	Timeout     string   `json:"timeout,omitempty"`
+	// A UAT's key stays in its own file: the connection file names it.
+	UATPrivateKeyFile string   `json:"uatPrivateKeyFile,omitempty"`
+	UATKeyID          string   `json:"uatKeyId,omitempty"`
+	UATIssuer         string   `json:"uatIssuer,omitempty"`
+	UATTenantID       string   `json:"uatTenantId,omitempty"`
+	UATUsername       string   `json:"uatUsername,omitempty"`
+	UATUsernameClaim  string   `json:"uatUsernameClaim,omitempty"`
+	UATScopes         []string `json:"uatScopes,omitempty"`
 }
 
 // ReadConnectionFile loads a connection file. A missing file gives an error
@@ -61,6 +69,8 @@ func ReadConnectionFile(path string) (Config, error) {
 		PATName: f.PATName, PATSecret: NewSecret(f.PATSecret),
 		JWT:      JWTConfig{ClientID: f.JWTClientID, SecretID: f.JWTSecretID, Secret: NewSecret(f.JWTSecret), Username: f.JWTUsername, Scopes: f.JWTScopes},
 		Username: f.Username, Password: NewSecret(f.Password), CAFile: f.CAFile,
+		UAT: UATConfig{PrivateKeyFile: f.UATPrivateKeyFile, KeyID: f.UATKeyID, Issuer: f.UATIssuer, TenantID: f.UATTenantID,
+			Username: f.UATUsername, UsernameClaim: f.UATUsernameClaim, Scopes: f.UATScopes},
 	}
 	for _, p := range f.PATPool {
 		c.PATPool = append(c.PATPool, PAT{Name: p.Name, Secret: NewSecret(p.Secret)})
@@ -82,6 +92,8 @@ func WriteConnectionFile(path string, c Config) error {
 		JWTClientID: c.JWT.ClientID, JWTSecretID: c.JWT.SecretID, JWTSecret: c.JWT.Secret.reveal(),
 		JWTUsername: c.JWT.Username, JWTScopes: c.JWT.Scopes,
 		Username: c.Username, Password: c.Password.reveal(), CAFile: c.CAFile,
+		UATPrivateKeyFile: c.UAT.PrivateKeyFile, UATKeyID: c.UAT.KeyID, UATIssuer: c.UAT.Issuer, UATTenantID: c.UAT.TenantID,
+		UATUsername: c.UAT.Username, UATUsernameClaim: c.UAT.UsernameClaim, UATScopes: c.UAT.Scopes,
 	}
 	for _, p := range c.PATPool {
 		f.PATPool = append(f.PATPool, struct {
@@ -137,6 +149,9 @@ type ConnectionUpdate struct {
 	Username    string
 	Password    string
 	CAFile      string
+	// UAT settings; the key by its file's path.
+	UATPrivateKeyFile, UATKeyID, UATIssuer, UATTenantID, UATUsername, UATUsernameClaim string
+	UATScopes                                                                          []string
 }
 
 // Apply returns c edited by u. The result is not yet validated.
@@ -169,6 +184,15 @@ func (c Config) Apply(u ConnectionUpdate) Config {
 	keep(&c.Username, u.Username)
 	keepSecret(&c.Password, u.Password)
 	keep(&c.CAFile, u.CAFile)
+	keep(&c.UAT.PrivateKeyFile, u.UATPrivateKeyFile)
+	keep(&c.UAT.KeyID, u.UATKeyID)
+	keep(&c.UAT.Issuer, u.UATIssuer)
+	keep(&c.UAT.TenantID, u.UATTenantID)
+	keep(&c.UAT.Username, u.UATUsername)
+	keep(&c.UAT.UsernameClaim, u.UATUsernameClaim)
+	if len(u.UATScopes) > 0 {
+		c.UAT.Scopes = u.UATScopes
+	}
 	return c
 }
 
@@ -226,6 +250,18 @@ func (c *Config) applyEnv(env LookupEnv) error {
 	if v, ok := env("TABLEAU_JWT_SCOPES"); ok {
 		c.JWT.Scopes = splitList(v)
 	}
+	str(&c.UAT.PrivateKeyFile, "TABLEAU_UAT_PRIVATE_KEY_FILE")
+	str(&c.UAT.KeyID, "TABLEAU_UAT_KEY_ID")
+	str(&c.UAT.Issuer, "TABLEAU_UAT_ISSUER")
+	str(&c.UAT.TenantID, "TABLEAU_UAT_TENANT_ID")
+	str(&c.UAT.Username, "TABLEAU_UAT_USERNAME")
+	str(&c.UAT.UsernameClaim, "TABLEAU_UAT_USERNAME_CLAIM")
+	if v, ok := env("TABLEAU_UAT_SCOPES"); ok {
+		c.UAT.Scopes = splitList(v)
+	}
+	if v, ok := env("TABLEAU_UAT_PRIVATE_KEY"); ok {
+		c.UAT.PrivateKey = NewSecret(v)
+	}
 	if v, ok := env("TABLEAU_AUTH_METHOD"); ok && v != "" {
 		c.Auth = AuthMethod(strings.ToLower(strings.TrimSpace(v)))
 	}
@@ -276,6 +312,8 @@ func (c Config) inferAuth() AuthMethod {
 		return AuthJWT
 	case c.PATName == "" && c.Username != "":
 		return AuthPassword
+	case c.PATName == "" && c.UAT.Issuer != "":
+		return AuthUAT
 	default:
 		return AuthPAT
 	}

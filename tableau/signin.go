@@ -118,6 +118,7 @@ func (c *Client) signInBody(pat int) ([]byte, Secret, error) {
 		Name      string `json:"name,omitempty"`
 		Password  string `json:"password,omitempty"`
 		JWT       string `json:"jwt,omitempty"`
+		IsUAT     bool   `json:"isUat,omitempty"`
 		Site      site   `json:"site"`
 	}
 	cr := credentials{Site: site{ContentURL: c.cfg.Site}}
@@ -129,6 +130,12 @@ func (c *Client) signInBody(pat int) ([]byte, Secret, error) {
 			return nil, Secret{}, err
 		}
 		cr.JWT, jwt = tok, NewSecret(tok)
+	case AuthUAT:
+		tok, err := c.cfg.UAT.sign(c.now())
+		if err != nil {
+			return nil, Secret{}, err
+		}
+		cr.JWT, cr.IsUAT, jwt = tok, true, NewSecret(tok)
 	case AuthPassword:
 		cr.Name, cr.Password = c.cfg.Username, c.cfg.Password.reveal()
 	default:

@@ -4,7 +4,13 @@ package testsuite
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +59,28 @@ func (f *Tableau) JWTConfig() tableau.Config {
 	return tableau.Config{ServerURL: f.Host, Site: faketableau.SandboxSite, CAFile: f.CAFile, Auth: tableau.AuthJWT,
 		JWT: tableau.JWTConfig{ClientID: faketableau.SandboxJWTClientID, SecretID: faketableau.SandboxJWTSecretID,
 			Secret: tableau.NewSecret(faketableau.SandboxJWTSecret), Username: faketableau.SandboxJWTUsername}}
+}
+
+// UATConfig signs in with a Unified Access Token as the administrator: it
+// makes an RSA key, registers its public half with the fake under an issuer
+// and tenant, and writes the private half (PKCS#8 PEM) to a file of the test.
+func (f *Tableau) UATConfig(t testing.TB) tableau.Config {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "uat-key.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := tableau.UATConfig{PrivateKeyFile: path, KeyID: "key-1", Issuer: "https://idp.example.com", TenantID: "tenant-1", Username: faketableau.SandboxJWTUsername}
+	f.AddUATIssuer(faketableau.SandboxSite, faketableau.UATIssuer{Issuer: u.Issuer, TenantID: u.TenantID, KeyID: u.KeyID, PublicKey: &key.PublicKey})
+	return tableau.Config{ServerURL: f.Host, Site: faketableau.SandboxSite, CAFile: f.CAFile, Auth: tableau.AuthUAT, UAT: u}
 }
 
 // PasswordConfig signs in with the administrator's username and password.

@@ -245,3 +245,19 @@ func TestProvisionRetryAfterALostAnswerDoesNotUpdateTwice(t *testing.T) {
 	assert.Equal(t, 1, fake.Count("users:update"), "the retry saw the role applied")
 	assert.Len(t, fake.RoleChanges(), 1)
 }
+
+// A Unified Access Token provisions and passes the health check.
+func TestUATProvisionsAndHealthChecks(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	cfg := fake.UATConfig(t)
+	env := envWith(t, fake, cfg)
+	env.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Explorer"})
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, "Explorer", fake.Role(faketableau.SandboxSite, "ana@example.com"))
+
+	env = envWith(t, fake, cfg)
+	env.ExecuteWorkflow(workflows.HealthCheckWorkflow, map[string]any{})
+	var report workflows.HealthCheckResult
+	require.NoError(t, env.GetWorkflowResult(&report))
+	assert.True(t, report.OK, "%+v", report)
+}

@@ -27,6 +27,7 @@ func (s *Server) signIn(r *http.Request) reply {
 			Name      string `json:"name"`
 			Password  string `json:"password"`
 			JWT       string `json:"jwt"`
+			IsUAT     bool   `json:"isUat"`
 			Site      struct {
 				ContentURL string `json:"contentUrl"`
 			} `json:"site"`
@@ -54,6 +55,11 @@ func (s *Server) signIn(r *http.Request) reply {
 			return signInError("Error signing in to Tableau Server")
 		}
 		user, patName = s.findUser(st, p.owner), p.name
+	case cr.JWT != "" && cr.IsUAT:
+		var rep reply
+		if user, scopes, rep = s.verifyUAT(st, cr.JWT, strings.Split(strings.Trim(r.URL.Path, "/"), "/")[1]); user == nil {
+			return rep
+		}
 	case cr.JWT != "":
 		var rep reply
 		if user, scopes, rep = s.verifyJWT(st, cr.JWT); user == nil {

@@ -37,8 +37,10 @@ type Server struct {
 	sites      map[string]*site // by content URL ("" = Default)
 	pats       map[string]*pat  // by name
 	apps       map[string]*connectedApp
-	sessions   map[string]*session // by token
-	livePAT    map[string]string   // PAT name → its live session token
+	uat        map[string]*uatIssuer // issuer + key ID
+	uatJTIs    map[string]bool       // UAT jti values seen: each is good once
+	sessions   map[string]*session   // by token
+	livePAT    map[string]string     // PAT name → its live session token
 	faults     []*activeFault
 	latency    time.Duration
 	rng        *mrand.Rand
@@ -121,7 +123,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s := &Server{
 		opts: o, CACertPEM: caPEM,
-		sites: map[string]*site{}, pats: map[string]*pat{}, apps: map[string]*connectedApp{},
+		sites: map[string]*site{}, pats: map[string]*pat{}, apps: map[string]*connectedApp{}, uat: map[string]*uatIssuer{}, uatJTIs: map[string]bool{},
 		sessions: map[string]*session{}, livePAT: map[string]string{}, counts: map[string]int{},
 		rng: mrand.New(mrand.NewPCG(o.seed, o.seed^0x9e3779b97f4a7c15)),
 	}
