@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,4 +98,13 @@ func TestLeaseDeadlineCountsFromTheGrant(t *testing.T) {
 		t.Fatal("a lease granted after a wait was given up at its first renewal")
 	case <-time.After(leaseRenewEvery + time.Second):
 	}
+}
+
+// /readyz is unready until the worker polls, whatever Temporal says.
+func TestReadyzIsUnreadyBeforeTheWorkerPolls(t *testing.T) {
+	p := &probes{} // no Temporal client: the polling check comes first
+	rec := httptest.NewRecorder()
+	p.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Contains(t, rec.Body.String(), "not polling")
 }

@@ -22,6 +22,7 @@ func TestGaveUpRecognisesEveryTimeout(t *testing.T) {
 		"server DeadlineExceeded":    serviceerror.NewDeadlineExceeded("context deadline exceeded"),
 		"server Canceled":            serviceerror.NewCanceled("canceled"),
 		"gRPC status DeadlineExceed": status.Error(codes.DeadlineExceeded, "deadline"),
+		"gRPC status Canceled":       status.Error(codes.Canceled, "canceled"),
 	} {
 		assert.True(t, gaveUp(live, err), name)
 	}

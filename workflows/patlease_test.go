@@ -101,8 +101,10 @@ func TestPATLeaseContinuesAsNew(t *testing.T) {
 		l.send(workflows.LeaseAcquire, "a")
 		l.send(workflows.LeaseAcquire, "b")
 	}, 0)
+	var grantedAt time.Time
 	l.env.RegisterDelayedCallback(func() {
 		l.env.SetCurrentHistoryLength(5000)
+		grantedAt = l.env.Now()
 		l.send(workflows.LeaseRelease, "a") // b gets the lease, then the run ends
 	}, time.Second)
 	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
@@ -111,6 +113,7 @@ func TestPATLeaseContinuesAsNew(t *testing.T) {
 	var next workflows.PATLeaseInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	assert.Equal(t, "b", next.Holder, "the current lease travels to the next run")
+	assert.WithinDuration(t, grantedAt.Add(10*time.Second), next.Expires, time.Second, "with its end")
 	assert.Equal(t, 10*time.Second, next.TTL)
 }
 

@@ -118,6 +118,12 @@ func TestTableauRequestSendsWritesOnce(t *testing.T) {
 	assert.Equal(t, 2, countRequests(fake, "POST", "/users"), `"retry": true re-sends`)
 
 	env, fake = realEnv(t)
+	fake.Inject(faketableau.Fault{Method: "PATCH", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
+	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "PATCH", "path": "sites/{site-id}/users/{user-id}", "body": body})
+	assert.Equal(t, activities.ErrTableauServerError, workflowError(t, env).Type())
+	assert.Equal(t, 1, countRequests(fake, "PATCH", "/users"), "a PATCH is sent once too")
+
+	env, fake = realEnv(t)
 	fake.Inject(faketableau.Fault{Method: "GET", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
 	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sites/{site-id}/users"})
 	require.NoError(t, env.GetWorkflowError(), "a GET is retried")
