@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/mocks"
 
 	"tabflow/workflows"
 )
@@ -107,4 +109,35 @@ func TestReadyzIsUnreadyBeforeTheWorkerPolls(t *testing.T) {
 	p.readyz(rec, httptest.NewRequest("GET", "/readyz", nil))
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.Contains(t, rec.Body.String(), "not polling")
+}
+
+// An acquire that fails (the caller gave up, Temporal unreachable) withdraws
+// the request, so the lease never goes to a holder that has left.
+func TestFailedAcquireWithdraws(t *testing.T) {
+	var ops []string
+	l := &fleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+		ops = append(ops, op)
+		if op == workflows.LeaseAcquire {
+			return workflows.LeaseGrant{}, context.DeadlineExceeded
+		}
+		return workflows.LeaseGrant{}, nil
+	}}
+	_, _, err := l.Acquire(context.Background(), "key")
+	require.Error(t, err)
+	assert.Equal(t, []string{workflows.LeaseAcquire, workflows.LeaseRelease}, ops)
+}
+
+// A renewal the lease workflow refuses (the lease expired and went to
+// another holder) is a lost lease, not an error to retry.
+func TestRefusedRenewalIsALostLease(t *testing.T) {
+	c := &mocks.Client{}
+	h := &mocks.WorkflowUpdateHandle{}
+	h.On("Get", mock.Anything, mock.Anything).Return(errors.New("the lease is not held by test/x (it expired)"))
+	c.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(h, nil)
+	l := NewFleetLock(c, "tableau", "test").(*fleetLock)
+	_, err := l.update(context.Background(), "id", workflows.LeaseRenew, workflows.LeaseRequest{Holder: "test/x"}, false)
+	var gone *leaseGone
+	assert.ErrorAs(t, err, &gone)
+	_, err = l.update(context.Background(), "id", workflows.LeaseRelease, workflows.LeaseRequest{Holder: "test/x"}, false)
+	assert.False(t, errors.As(err, &gone), "only a refused renewal means the lease is gone")
 }
