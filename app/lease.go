@@ -24,20 +24,20 @@ const (
 )
 
 // NewFleetLock is a fleet-wide PAT lease held in Temporal by PATLease
-// workflows on taskQueue; identity names this worker in the holders.
-func NewFleetLock(c client.Client, taskQueue, identity string) tableau.FleetLock {
-	l := &fleetLock{client: c, taskQueue: taskQueue, identity: identity}
+// workflows on workflows.LeaseTaskQueue, which every worker polls; identity
+// names this worker in the holders.
+func NewFleetLock(c client.Client, identity string) tableau.FleetLock {
+	l := &fleetLock{client: c, identity: identity}
 	l.send = l.update
 	return l
 }
 
 // fleetLock is tableau.FleetLock held in Temporal itself: one PATLease
-// workflow per PAT, on the worker's own task queue, so every worker of the
-// deployment shares it with no other infrastructure.
+// workflow per PAT, on the lease task queue every worker polls, so every
+// worker of the deployment shares it with no other infrastructure.
 type fleetLock struct {
-	client    client.Client
-	taskQueue string
-	identity  string
+	client   client.Client
+	identity string
 	// send is update; tests replace it to play an unreachable Temporal.
 	send func(ctx context.Context, id, name string, req workflows.LeaseRequest, start bool) (workflows.LeaseGrant, error)
 }
@@ -121,7 +121,7 @@ func (l *fleetLock) update(ctx context.Context, id, name string, req workflows.L
 	if start {
 		h, err = l.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: l.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-				ID: id, TaskQueue: l.taskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				ID: id, TaskQueue: workflows.LeaseTaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 				StaticSummary: "PAT lease: one live Tableau session at a time across the fleet",
 			}, workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: leaseTTL}),
 			UpdateOptions: opts,

@@ -134,7 +134,7 @@ func TestRefusedRenewalIsALostLease(t *testing.T) {
 	h := &mocks.WorkflowUpdateHandle{}
 	h.On("Get", mock.Anything, mock.Anything).Return(errors.New("the lease is not held by test/x (it expired)"))
 	c.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(h, nil)
-	l := NewFleetLock(c, "tableau", "test").(*fleetLock)
+	l := NewFleetLock(c, "test").(*fleetLock)
 	_, err := l.update(context.Background(), "id", workflows.LeaseRenew, workflows.LeaseRequest{Holder: "test/x"}, false)
 	var gone *leaseGone
 	assert.ErrorAs(t, err, &gone)

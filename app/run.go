@@ -47,7 +47,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		return fmt.Errorf("connecting to Temporal at %s: %w", opts.HostPort, err)
 	}
 	defer c.Close()
-	fleet := NewFleetLock(c, f.TaskQueue, fmt.Sprintf("%s@%d", hostname(), os.Getpid()))
+	fleet := NewFleetLock(c, fmt.Sprintf("%s@%d", hostname(), os.Getpid()))
 	tc, err := tableau.NewClient(cfg, tableau.WithLogger(logger), tableau.WithObserver(metrics), tableau.WithFleetLock(fleet))
 	if err != nil {
 		return err
@@ -77,9 +77,18 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	}
 	w := worker.New(c, f.TaskQueue, wopts)
 	workflows.Register(w, &activities.Activities{Tableau: tc, Health: metrics, Temporal: c})
+	// Every worker also polls the lease task queue, whatever its own: the
+	// PAT leases of every site and task queue run there.
+	leases := worker.New(c, workflows.LeaseTaskQueue, worker.Options{WorkerStopTimeout: f.StopTimeout, OnFatalError: wopts.OnFatalError})
+	workflows.RegisterLeases(leases)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting the worker on task queue %s: %w", f.TaskQueue, err)
 	}
+	if err := leases.Start(); err != nil {
+		w.Stop()
+		return fmt.Errorf("starting the worker on task queue %s: %w", workflows.LeaseTaskQueue, err)
+	}
+	defer leases.Stop() // after w: running activities release their leases first
 	p.polling.Store(true)
 	logger.Info("tabflow worker started",
 		"temporal", opts.HostPort, "namespace", opts.Namespace, "taskQueue", f.TaskQueue,

@@ -28,6 +28,15 @@ const (
 	maxLeaseEvents   = 1000
 )
 
+// LeaseTaskQueue is where lease workflows run, polled by every worker
+// whatever its own task queue: workers of several sites (or a deployment
+// that changed TABFLOW_TASK_QUEUE) share one lease per PAT.
+const LeaseTaskQueue = "tabflow-pat-leases"
+
+// leaseQueueHandOff is the change ID (one per loop turn) at which a lease
+// workflow started on a site's task queue, before LeaseTaskQueue, moves there.
+const leaseQueueHandOff = "lease-queue"
+
 // PATLeaseWorkflowID is the lease workflow of a PAT (key: server/site/name).
 func PATLeaseWorkflowID(key string) string { return "tabflow-pat-lease/" + key }
 
@@ -115,7 +124,11 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 	}); err != nil {
 		return err
 	}
-	for {
+	onLeaseQueue := workflow.GetInfo(ctx).TaskQueueName == LeaseTaskQueue
+	for turn := 1; ; turn++ {
+		if !onLeaseQueue && !draining && workflow.GetVersion(ctx, fmt.Sprintf("%s/%d", leaseQueueHandOff, turn), workflow.DefaultVersion, 1) == 1 {
+			draining = true // its first live turn: move to LeaseTaskQueue, waiting holders ask again there
+		}
 		if holder != "" {
 			wait := expires.Sub(workflow.Now(ctx))
 			if wait <= 0 {
@@ -137,7 +150,7 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
-			return workflow.NewContinueAsNewError(ctx, PATLeaseWorkflow, PATLeaseInput{TTL: in.TTL, Holder: holder, Expires: expires})
+			return workflow.NewContinueAsNewError(workflow.WithWorkflowTaskQueue(ctx, LeaseTaskQueue), PATLeaseWorkflow, PATLeaseInput{TTL: in.TTL, Holder: holder, Expires: expires})
 		}
 	}
 }

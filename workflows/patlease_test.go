@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	sdktestsuite "go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -25,7 +26,9 @@ type leaseEnv struct {
 }
 
 func newLeaseEnv(t *testing.T) *leaseEnv {
-	return &leaseEnv{t: t, env: newEnv(t), answers: map[string]workflows.LeaseGrant{}}
+	env := newEnv(t)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{TaskQueue: workflows.LeaseTaskQueue})
+	return &leaseEnv{t: t, env: env, answers: map[string]workflows.LeaseGrant{}}
 }
 
 func (l *leaseEnv) send(op, holder string) {
@@ -139,4 +142,19 @@ func TestPATLeaseWithdrawnWaitersAreAnswered(t *testing.T) {
 		l.env.CancelWorkflow()
 	}, 4*time.Second)
 	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+}
+
+// A lease workflow started on a site's task queue (before leases had their
+// own) moves to LeaseTaskQueue at its first live turn, carrying the lease,
+// so workers of any task queue share it.
+func TestPATLeaseMovesToTheLeaseTaskQueue(t *testing.T) {
+	l := &leaseEnv{t: t, env: newEnv(t), answers: map[string]workflows.LeaseGrant{}}
+	l.env.SetStartWorkflowOptions(client.StartWorkflowOptions{TaskQueue: "tableau"})
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second, Holder: "a", Expires: l.env.Now().Add(5 * time.Second)})
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(l.env.GetWorkflowError(), &can), "%v", l.env.GetWorkflowError())
+	assert.Equal(t, workflows.LeaseTaskQueue, can.TaskQueueName)
+	var next workflows.PATLeaseInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	assert.Equal(t, "a", next.Holder, "the current lease moves with it")
 }

@@ -27,6 +27,12 @@ var All = map[string]any{
 	ReconcileWorkflow:       Reconcile,
 }
 
+// RegisterLeases registers the PAT lease workflow, for the worker of
+// LeaseTaskQueue.
+func RegisterLeases(r worker.Registry) {
+	r.RegisterWorkflowWithOptions(PATLease, workflow.RegisterOptions{Name: PATLeaseWorkflow})
+}
+
 // Register registers every workflow under its SPEC name, and the activities.
 func Register(r worker.Registry, acts *activities.Activities) {
 	for name, fn := range All {

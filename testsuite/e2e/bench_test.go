@@ -46,7 +46,8 @@ func BenchmarkProvision(b *testing.B) {
 			case "pool":
 				cfg = s.fake.PoolConfig()
 			case "lease": // the fleet-wide lease, as the worker binary takes it
-				opts = append(opts, tableau.WithFleetLock(app.NewFleetLock(s.client, workflows.TaskQueue, "bench")))
+				opts = append(opts, tableau.WithFleetLock(app.NewFleetLock(s.client, "bench")))
+				s.server.NewWorker(workflows.LeaseTaskQueue, workflows.RegisterLeases)
 			}
 			s.worker = s.startWorker(b, cfg, opts...)
 			users := userNames(b.N)

@@ -30,13 +30,19 @@ var soak = os.Getenv("TABFLOW_SOAK") != ""
 // provisionAll starts one Provision per user concurrently and waits for all.
 func (s *stack) provisionAll(t *testing.T, prefix string, users []string, role string) []error {
 	t.Helper()
+	return s.provisionOn(t, workflows.TaskQueue, prefix, users, role)
+}
+
+// provisionOn is provisionAll on a task queue.
+func (s *stack) provisionOn(t *testing.T, taskQueue, prefix string, users []string, role string) []error {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(testsuite.Context(t), 5*time.Minute)
 	defer cancel()
 	errs := make([]error, len(users))
 	var wg sync.WaitGroup
 	for i, u := range users {
 		wg.Go(func() {
-			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: prefix + "/" + u, TaskQueue: workflows.TaskQueue},
+			run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: prefix + "/" + u, TaskQueue: taskQueue},
 				workflows.ProvisionWorkflow, workflows.ProvisionInput{User: u, Role: role})
 			if err == nil {
 				var res workflows.ProvisionResult

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +111,45 @@ func TestFleetPATPoolProvisionsFaster(t *testing.T) {
 	one, two := run(false), run(true)
 	t.Logf("30 provisions at 100 ms a call: one PAT %s, a pool of two %s (%.2f×)", one.Round(100*time.Millisecond), two.Round(100*time.Millisecond), two.Seconds()/one.Seconds())
 	assert.LessOrEqual(t, two.Seconds(), 0.65*one.Seconds())
+}
+
+// Workers of different task queues (two sites, or a deployment that changed
+// TABFLOW_TASK_QUEUE) with one PAT share one lease, which runs on the lease
+// task queue every worker polls: both provision, never overlapping; and a
+// worker restarted on yet another task queue provisions at once.
+func TestFleetWorkersOnDifferentTaskQueuesShareOneLease(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	s.fake.AddUsers(faketableau.SandboxSite, 13, "Unlicensed")
+	s.fake.SetLatency(50 * time.Millisecond)
+	start := func(taskQueue string) *exec.Cmd {
+		cmd := s.workerCmd(t, context.Background())
+		cmd.Env = append(cmd.Env, "TABFLOW_TASK_QUEUE="+taskQueue)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	a, b := start(workflows.TaskQueue), start("site-b")
+	var wg sync.WaitGroup
+	var errsA, errsB []error
+	users := userNames(12)
+	wg.Go(func() { errsA = s.provisionOn(t, workflows.TaskQueue, "queue-a", users[:6], "Explorer") })
+	wg.Go(func() { errsB = s.provisionOn(t, "site-b", "queue-b", users[6:], "Explorer") })
+	wg.Wait()
+	for i, err := range append(errsA, errsB...) {
+		require.NoError(t, err, "provision %d", i)
+	}
+	assert.Zero(t, s.fake.Collisions(), "one lease for both task queues: never two sessions of the PAT")
+	assert.Zero(t, s.fake.CutOffCalls())
+
+	for _, w := range []*exec.Cmd{a, b} {
+		w.Process.Signal(os.Interrupt)
+		w.Wait()
+	}
+	start("site-c")
+	began := time.Now()
+	for _, err := range s.provisionOn(t, "site-c", "queue-c", userNames(13)[12:], "Explorer") {
+		require.NoError(t, err)
+	}
+	t.Logf("a worker restarted on another task queue provisioned in %s", time.Since(began).Round(100*time.Millisecond))
+	assert.Less(t, time.Since(began), 30*time.Second, "the lease is not pinned to a task queue nobody polls")
 }
