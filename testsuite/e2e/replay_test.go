@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,6 +48,11 @@ func recordAccessEntity(t *testing.T, s *stack, id string) {
 	assert.Equal(t, workflows.OutcomeStale, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r4", At: "2026-11-23T09:00:00Z"}).Outcome)
 	assert.Equal(t, "Creator", update(workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r5", Duration: "2s"}).RoleAfter)
 	require.Eventually(t, func() bool { return s.fake.Role(faketableau.SandboxSite, user) == "Explorer" }, 30*time.Second, 100*time.Millisecond, "the 2 s grant expires")
+	require.Eventually(t, func() bool { // Tableau changes before the entity records it; forget waits for that
+		var grants []workflows.Grant
+		v, err := s.client.QueryWorkflow(ctx, id, "", workflows.GrantsQuery)
+		return err == nil && v.Get(&grants) == nil && !slices.ContainsFunc(grants, func(g workflows.Grant) bool { return g.ExpiresAt != nil })
+	}, 30*time.Second, 100*time.Millisecond, "the expiry is recorded")
 	res := s.forget(t, id)
 	assert.Equal(t, workflows.OutcomeExpired, res.History[len(res.History)-1].Outcome)
 }
