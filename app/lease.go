@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -23,26 +24,129 @@ const (
 	leaseMargin     = 4 * time.Second
 )
 
+// Hand-over (SPEC §2): a session that ends keeps the lease for up to
+// handOverLinger for the next session of this worker waiting for the same
+// PAT, so the lease costs Temporal round trips per hand-over between
+// workers, not per session; after handOverQuantum of holding it the worker
+// yields (releases), and its next session queues behind other workers.
+const (
+	handOverLinger  = 50 * time.Millisecond
+	handOverQuantum = 2 * time.Second
+)
+
 // NewFleetLock is a fleet-wide PAT lease held in Temporal by PATLease
 // workflows on workflows.LeaseTaskQueue, which every worker polls; identity
 // names this worker in the holders.
-func NewFleetLock(c client.Client, identity string) tableau.FleetLock {
-	l := &fleetLock{client: c, identity: identity}
+func NewFleetLock(c client.Client, identity string) *FleetLock {
+	l := &FleetLock{client: c, identity: identity}
 	l.send = l.update
 	return l
 }
 
-// fleetLock is tableau.FleetLock held in Temporal itself: one PATLease
+// FleetLock is a tableau.FleetLock held in Temporal itself: one PATLease
 // workflow per PAT, on the lease task queue every worker polls, so every
 // worker of the deployment shares it with no other infrastructure.
-type fleetLock struct {
+type FleetLock struct {
 	client   client.Client
 	identity string
 	// send is update; tests replace it to play an unreachable Temporal.
 	send func(ctx context.Context, id, name string, req workflows.LeaseRequest, start bool) (workflows.LeaseGrant, error)
+
+	mu   sync.Mutex
+	held map[string]*heldLease // by key: leases this worker holds between sessions
 }
 
-func (l *fleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+// heldLease is a lease this worker holds, in use by one of its sessions or
+// lingering for the next.
+type heldLease struct {
+	lost   <-chan struct{}
+	end    func() // stops renewing and releases it
+	since  time.Time
+	inUse  bool
+	linger *time.Timer
+}
+
+// Acquire takes the PAT's lease: handed over from this worker's previous
+// session when it still lingers, else from the lease workflow.
+func (l *FleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	l.mu.Lock()
+	if h := l.held[key]; h != nil && !h.inUse && !isClosed(h.lost) && h.linger.Stop() {
+		h.inUse = true
+		l.mu.Unlock()
+		return h.lost, l.handOver(key, h), nil
+	}
+	l.mu.Unlock()
+	lost, end, err := l.acquire(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := &heldLease{lost: lost, end: end, since: time.Now(), inUse: true}
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[string]*heldLease{}
+	}
+	l.held[key] = h
+	l.mu.Unlock()
+	return lost, l.handOver(key, h), nil
+}
+
+// handOver is a session's release: the lease lingers for the next session
+// of this worker, unless its quantum is spent or it was lost.
+func (l *FleetLock) handOver(key string, h *heldLease) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			h.inUse = false
+			if time.Since(h.since) >= handOverQuantum || isClosed(h.lost) {
+				delete(l.held, key)
+				go h.end()
+				return
+			}
+			h.linger = time.AfterFunc(handOverLinger, func() {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				if h.inUse { // handed over meanwhile
+					return
+				}
+				if l.held[key] == h {
+					delete(l.held, key)
+				}
+				go h.end()
+			})
+		})
+	}
+}
+
+// Close releases the leases that linger for a next session, at once: a
+// stopping worker must not leave the PAT to its lease's expiry.
+func (l *FleetLock) Close() {
+	l.mu.Lock()
+	var ends []func()
+	for key, h := range l.held {
+		if !h.inUse && h.linger.Stop() {
+			delete(l.held, key)
+			ends = append(ends, h.end)
+		}
+	}
+	l.mu.Unlock()
+	for _, end := range ends {
+		end()
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquire asks the lease workflow for the lease and keeps it renewed until end.
+func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
 	id := workflows.PATLeaseWorkflowID(key)
 	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10]}
 	for {
@@ -74,7 +178,7 @@ func (l *fleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, f
 // keep renews the lease until released; when a renewal cannot be confirmed
 // before deadline (measured from when it was sent, so always before the
 // lease workflow's own expiry), it closes lost.
-func (l *fleetLock) keep(ctx context.Context, id string, req workflows.LeaseRequest, deadline time.Time, lost, stop chan struct{}) {
+func (l *FleetLock) keep(ctx context.Context, id string, req workflows.LeaseRequest, deadline time.Time, lost, stop chan struct{}) {
 	tick := time.NewTicker(leaseRenewEvery)
 	defer tick.Stop()
 	for {
@@ -107,14 +211,14 @@ type leaseGone struct{ err error }
 
 func (e *leaseGone) Error() string { return e.err.Error() }
 
-func (l *fleetLock) release(id string, req workflows.LeaseRequest) {
+func (l *FleetLock) release(id string, req workflows.LeaseRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	l.send(ctx, id, workflows.LeaseRelease, req, false) // an unreleased lease expires on its own
 }
 
 // update sends one lease update; acquire starts the lease workflow if need be.
-func (l *fleetLock) update(ctx context.Context, id, name string, req workflows.LeaseRequest, start bool) (workflows.LeaseGrant, error) {
+func (l *FleetLock) update(ctx context.Context, id, name string, req workflows.LeaseRequest, start bool) (workflows.LeaseGrant, error) {
 	opts := client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted}
 	var h client.WorkflowUpdateHandle
 	var err error
@@ -141,3 +245,5 @@ func (l *fleetLock) update(ctx context.Context, id, name string, req workflows.L
 	}
 	return grant, nil
 }
+
+var _ tableau.FleetLock = (*FleetLock)(nil)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var released atomic.Bool
-			l := &fleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+			l := &FleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
 				switch op {
 				case workflows.LeaseAcquire:
 					return workflows.LeaseGrant{TTL: leaseTTL}, nil
@@ -51,7 +52,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 			}
 			assert.Less(t, time.Since(start), leaseTTL-leaseMargin/2, "given up with time to sign out before the lease expires")
 			release()
-			assert.True(t, released.Load())
+			assert.Eventually(t, released.Load, time.Second, 10*time.Millisecond)
 		})
 	}
 }
@@ -59,7 +60,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 // A holder whose renewals succeed keeps its lease.
 func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 	var renewals atomic.Int32
-	l := &fleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
 		if op == workflows.LeaseRenew {
 			renewals.Add(1)
 		}
@@ -80,7 +81,7 @@ func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 // deadline counts from the grant (sent + Waited), not from when it asked.
 func TestLeaseDeadlineCountsFromTheGrant(t *testing.T) {
 	const waited = leaseTTL - leaseMargin // the old deadline had passed by the time of the grant
-	l := &fleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+	l := &FleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
 		switch op {
 		case workflows.LeaseAcquire:
 			time.Sleep(waited) // queued behind another worker's session
@@ -115,7 +116,7 @@ func TestReadyzIsUnreadyBeforeTheWorkerPolls(t *testing.T) {
 // the request, so the lease never goes to a holder that has left.
 func TestFailedAcquireWithdraws(t *testing.T) {
 	var ops []string
-	l := &fleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
 		ops = append(ops, op)
 		if op == workflows.LeaseAcquire {
 			return workflows.LeaseGrant{}, context.DeadlineExceeded
@@ -134,10 +135,63 @@ func TestRefusedRenewalIsALostLease(t *testing.T) {
 	h := &mocks.WorkflowUpdateHandle{}
 	h.On("Get", mock.Anything, mock.Anything).Return(errors.New("the lease is not held by test/x (it expired)"))
 	c.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(h, nil)
-	l := NewFleetLock(c, "test").(*fleetLock)
+	l := NewFleetLock(c, "test")
 	_, err := l.update(context.Background(), "id", workflows.LeaseRenew, workflows.LeaseRequest{Holder: "test/x"}, false)
 	var gone *leaseGone
 	assert.ErrorAs(t, err, &gone)
 	_, err = l.update(context.Background(), "id", workflows.LeaseRelease, workflows.LeaseRequest{Holder: "test/x"}, false)
 	assert.False(t, errors.As(err, &gone), "only a refused renewal means the lease is gone")
+}
+
+// A worker hands the lease from one of its sessions to the next without a
+// Temporal round trip, releases it when no session of its own follows, and
+// yields it after its quantum so other workers get their turn.
+func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
+	var mu sync.Mutex
+	var ops []string
+	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		ops = append(ops, op)
+		return workflows.LeaseGrant{TTL: leaseTTL}, nil
+	}}
+	count := func(op string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, o := range ops {
+			if o == op {
+				n++
+			}
+		}
+		return n
+	}
+	ctx := context.Background()
+	start := time.Now()
+	for range 5 { // back-to-back sessions: one acquire
+		_, release, err := l.Acquire(ctx, "key")
+		require.NoError(t, err)
+		release()
+	}
+	assert.Equal(t, 1, count(workflows.LeaseAcquire), "handed over, not re-acquired")
+	assert.Eventually(t, func() bool { return count(workflows.LeaseRelease) == 1 }, time.Second, 5*time.Millisecond, "released once no session follows")
+
+	// Past the quantum the worker yields even with sessions following.
+	_, release, err := l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	time.Sleep(handOverQuantum)
+	release()
+	_, release, err = l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	release()
+	assert.Equal(t, 3, count(workflows.LeaseAcquire), "yielded after %s", handOverQuantum)
+	assert.Less(t, time.Since(start), handOverQuantum+time.Second)
+
+	// A stopping worker gives a lingering lease back at once.
+	before := count(workflows.LeaseRelease)
+	_, release, err = l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	release()
+	l.Close()
+	assert.Equal(t, before+1, count(workflows.LeaseRelease), "released by Close, not left to linger")
 }

@@ -48,6 +48,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	}
 	defer c.Close()
 	fleet := NewFleetLock(c, fmt.Sprintf("%s@%d", hostname(), os.Getpid()))
+	defer fleet.Close() // after the worker stopped: lingering leases go back at once
 	tc, err := tableau.NewClient(cfg, tableau.WithLogger(logger), tableau.WithObserver(metrics), tableau.WithFleetLock(fleet))
 	if err != nil {
 		return err
