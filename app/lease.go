@@ -157,7 +157,14 @@ func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, f
 			return nil, nil, err
 		}
 		if grant.Retry || grant.Withdrawn {
-			continue // the lease workflow continued as new: ask again
+			// The lease workflow continued as new: ask again, after a pause,
+			// so a workflow that keeps answering so is not hammered.
+			select {
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
 		}
 		// The lease runs TTL from when it was granted, which is Waited after
 		// the request reached the lease workflow, so no earlier than sent +

@@ -23,6 +23,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	rateLimited prometheus.Counter
 	patWait     prometheus.Histogram
+	leaseWait   prometheus.Histogram
 	health      *prometheus.GaugeVec
 	patExpiry   prometheus.Gauge
 }
@@ -57,6 +58,11 @@ func NewMetrics() *Metrics {
 			Help:    "Time an activity waited for its PAT's previous session in this worker to end.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}),
+		leaseWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tabflow_pat_lease_wait_seconds",
+			Help:    "Time an activity waited for its PAT's fleet-wide lease (another worker's session).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
 		health: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tabflow_health_check_ok",
 			Help: "The last result of each health check in this worker: 1 passed, 0 failed.",
@@ -66,7 +72,7 @@ func NewMetrics() *Metrics {
 			Help: "The PAT's remaining lifetime as Tableau last reported it at sign-in (health check).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.patWait, m.health, m.patExpiry)
+	reg.MustRegister(m.requests, m.duration, m.rateLimited, m.patWait, m.leaseWait, m.health, m.patExpiry)
 	return m
 }
 
@@ -87,6 +93,9 @@ func (m *Metrics) TableauRequest(method, route string, status int, took time.Dur
 
 // PATSessionWait implements tableau.Observer.
 func (m *Metrics) PATSessionWait(took time.Duration) { m.patWait.Observe(took.Seconds()) }
+
+// PATLeaseWait implements tableau.Observer.
+func (m *Metrics) PATLeaseWait(took time.Duration) { m.leaseWait.Observe(took.Seconds()) }
 
 // HealthCheck implements activities.HealthObserver.
 func (m *Metrics) HealthCheck(check string, ok bool) {

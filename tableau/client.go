@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -80,6 +81,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		observer: nopObserver{},
 		now:      time.Now,
 	}
+	// Each process starts its round-robin of the PAT pool at a PAT of its
+	// own, so the replicas of a fleet do not all queue for the first one.
+	c.nextPAT.Store(uint32(mrand.IntN(1 << 16)))
 	for _, o := range opts {
 		o(c)
 	}

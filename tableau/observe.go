@@ -12,6 +12,9 @@ import (
 type Observer interface {
 	TableauRequest(method, route string, status int, took time.Duration) // status 0: no answer
 	PATSessionWait(took time.Duration)
+	// PATLeaseWait is time waiting for the PAT's fleet-wide lease (another
+	// worker's session), apart from the wait inside this worker.
+	PATLeaseWait(took time.Duration)
 }
 
 // WithObserver reports requests and PAT waits to o.
@@ -21,6 +24,7 @@ type nopObserver struct{}
 
 func (nopObserver) TableauRequest(string, string, int, time.Duration) {}
 func (nopObserver) PATSessionWait(time.Duration)                      {}
+func (nopObserver) PATLeaseWait(time.Duration)                        {}
 
 var (
 	routeWord    = regexp.MustCompile(`^[A-Za-z][A-Za-z-]*$`)

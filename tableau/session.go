@@ -74,20 +74,32 @@ type patRejected struct {
 
 func (e *patRejected) Error() string { return e.err.Error() }
 
+// takePAT takes a PAT of the pool for one session: its lock in this
+// process and, across a fleet, its lease (lost closes if the lease cannot be
+// kept). release frees both.
+func (c *Client) takePAT(ctx context.Context, want int) (release func(), lost <-chan struct{}, pat int, err error) {
+	release, pat, err = c.lockPAT(ctx, want)
+	if err != nil || c.fleet == nil || c.cfg.authMethod() != AuthPAT {
+		return release, nil, pat, err
+	}
+	start := c.now()
+	lost, releaseLease, err := c.fleet.Acquire(ctx, c.cfg.PATLeaseKey(c.cfg.PATs()[pat]))
+	if err != nil {
+		release()
+		return nil, nil, 0, fmt.Errorf("waiting for this PAT's lease: %w", err)
+	}
+	c.observer.PATLeaseWait(c.now().Sub(start))
+	local := release
+	return func() { releaseLease(); local() }, lost, pat, nil
+}
+
 func (c *Client) trySession(ctx context.Context, want int, budget time.Duration, fn func(ctx context.Context, s *Session) error) error {
-	release, pat, err := c.lockPAT(ctx, want)
+	release, lost, pat, err := c.takePAT(ctx, want)
 	if err != nil {
 		return err
 	}
 	pats := c.cfg.PATs()
-	if c.fleet != nil && c.cfg.authMethod() == AuthPAT {
-		lost, releaseLease, err := c.fleet.Acquire(ctx, c.cfg.PATLeaseKey(pats[pat]))
-		if err != nil {
-			release()
-			return fmt.Errorf("waiting for this PAT's lease: %w", err)
-		}
-		local := release
-		release = func() { releaseLease(); local() }
+	if lost != nil {
 		// A lease that cannot be renewed in time ends the calls at once, so
 		// the session signs out before the PAT can pass to another worker.
 		var cancel context.CancelFunc
@@ -128,9 +140,10 @@ func (c *Client) trySession(ctx context.Context, want int, budget time.Duration,
 }
 
 // SignIn opens a session. With a PAT it first waits for a PAT of the pool
-// to be free in this process; call SignOut to free it.
+// to be free in this process and, across a fleet, for its lease; call
+// SignOut to free both.
 func (c *Client) SignIn(ctx context.Context) (*Session, error) {
-	release, pat, err := c.lockPAT(ctx, -1)
+	release, _, pat, err := c.takePAT(ctx, -1) // the fleet lease too: never two sessions of a PAT
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -84,7 +85,15 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 			expires = workflow.Now(ctx).Add(in.TTL)
 		}
 	}
-	if err := workflow.SetUpdateHandler(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
+	// Every update names its holder; one without is refused before it is
+	// accepted (it never enters history).
+	named := workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, r LeaseRequest) error {
+		if strings.TrimSpace(r.Holder) == "" {
+			return newInvalidInput("invalid input: holder is required")
+		}
+		return nil
+	}}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
 		arrived := workflow.Now(ctx)
 		withdrawable := workflow.GetVersion(ctx, leaseWithdrawPatch, workflow.DefaultVersion, 1) == 1
 		if holder != r.Holder && !slices.Contains(queue, r.Holder) {
@@ -102,26 +111,26 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 			return LeaseGrant{Withdrawn: true}, nil
 		}
 		return LeaseGrant{Retry: true}, nil
-	}); err != nil {
+	}, named); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandler(ctx, LeaseRenew, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseRenew, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
 		if holder != r.Holder {
 			return LeaseGrant{}, fmt.Errorf("the lease is not held by %s (it expired)", r.Holder)
 		}
 		expires = workflow.Now(ctx).Add(in.TTL)
 		return LeaseGrant{TTL: in.TTL}, nil
-	}); err != nil {
+	}, named); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandler(ctx, LeaseRelease, func(ctx workflow.Context, r LeaseRequest) error {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseRelease, func(ctx workflow.Context, r LeaseRequest) error {
 		queue = slices.DeleteFunc(queue, func(h string) bool { return h == r.Holder })
 		if holder == r.Holder {
 			holder = ""
 			grant()
 		}
 		return nil
-	}); err != nil {
+	}, named); err != nil {
 		return err
 	}
 	onLeaseQueue := workflow.GetInfo(ctx).TaskQueueName == LeaseTaskQueue

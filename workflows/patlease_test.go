@@ -158,3 +158,18 @@ func TestPATLeaseMovesToTheLeaseTaskQueue(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	assert.Equal(t, "a", next.Holder, "the current lease moves with it")
 }
+
+// An update without a holder is refused before it is accepted.
+func TestPATLeaseRefusesAnUnnamedHolder(t *testing.T) {
+	l := newLeaseEnv(t)
+	var refused error
+	l.env.RegisterDelayedCallback(func() {
+		l.env.UpdateWorkflow(workflows.LeaseAcquire, "unnamed", &sdktestsuite.TestUpdateCallback{
+			OnAccept: func() { t.Error("accepted") }, OnReject: func(err error) { refused = err }, OnComplete: func(any, error) {},
+		}, workflows.LeaseRequest{Holder: " "})
+	}, 0)
+	l.env.RegisterDelayedCallback(l.env.CancelWorkflow, time.Second)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	require.Error(t, refused)
+	assert.Contains(t, refused.Error(), "holder is required")
+}
