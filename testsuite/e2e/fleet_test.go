@@ -153,3 +153,37 @@ func TestFleetWorkersOnDifferentTaskQueuesShareOneLease(t *testing.T) {
 	t.Logf("a worker restarted on another task queue provisioned in %s", time.Since(began).Round(100*time.Millisecond))
 	assert.Less(t, time.Since(began), 30*time.Second, "the lease is not pinned to a task queue nobody polls")
 }
+
+// Long sessions (a slow Tableau: 2 s a call, ~6 s a session) on two workers
+// with one PAT: a worker that waited longer than the lease margin for its
+// lease still keeps it for its whole session, so no session is cut off and
+// none overlaps: one sign-in per session.
+func TestFleetLongSessionsAreNeverCutShort(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	s.fake.AddUsers(faketableau.SandboxSite, 2, "Unlicensed")
+	for _, queue := range []string{workflows.TaskQueue, "site-b"} { // one provision on each worker
+		cmd := s.workerCmd(t, context.Background())
+		cmd.Env = append(cmd.Env, "TABFLOW_TASK_QUEUE="+queue)
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	s.waitForPollers(t, 1)
+	s.fake.SetLatency(2 * time.Second)
+	s.fake.ResetCounters()
+	start := time.Now()
+	users := userNames(2)
+	var wg sync.WaitGroup
+	errs := make([][]error, 2)
+	for i, queue := range []string{workflows.TaskQueue, "site-b"} {
+		wg.Go(func() { errs[i] = s.provisionOn(t, queue, "long-"+queue, users[i:i+1], "Explorer") })
+	}
+	wg.Wait()
+	for _, e := range errs {
+		require.NoError(t, e[0])
+	}
+	t.Logf("2 provisions of 2 sessions each on two workers, 2 s a call: %s; %d sign-ins", time.Since(start).Round(100*time.Millisecond), s.fake.Count("signin"))
+	assert.Equal(t, 4, s.fake.Count("signin"), "one sign-in per session: none was cut off and retried")
+	assert.Equal(t, 2, s.fake.Count("users:update"), "each role update sent once")
+	assert.Zero(t, s.fake.Collisions(), "never two sessions at once")
+	assert.Zero(t, s.fake.CutOffCalls())
+}
