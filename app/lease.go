@@ -148,7 +148,7 @@ func isClosed(ch <-chan struct{}) bool {
 // acquire asks the lease workflow for the lease and keeps it renewed until end.
 func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
 	id := workflows.PATLeaseWorkflowID(key)
-	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10]}
+	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: leaseTTL}
 	for {
 		sent := time.Now()
 		grant, err := l.send(ctx, id, workflows.LeaseAcquire, req, true)

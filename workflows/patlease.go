@@ -51,6 +51,10 @@ type PATLeaseInput struct {
 // LeaseRequest names a holder (a worker's session).
 type LeaseRequest struct {
 	Holder string `json:"holder"`
+	// TTL is how long the holder's lease lasts unrenewed (0: the TTL the
+	// workflow started with), so a worker version that changes it is
+	// heard by lease workflows that started before.
+	TTL time.Duration `json:"ttl,omitempty"`
 }
 
 // LeaseGrant answers acquire: the lease is the holder's for TTL, or (Retry)
@@ -77,12 +81,19 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 		return newInvalidInput("invalid input: ttl must be positive")
 	}
 	holder, expires := in.Holder, in.Expires
+	ttls := map[string]time.Duration{} // what each holder asked for
+	ttlOf := func(h string) time.Duration {
+		if d := ttls[h]; d > 0 {
+			return d
+		}
+		return in.TTL
+	}
 	var queue []string
 	draining := false
 	grant := func() {
 		if holder == "" && len(queue) > 0 && !draining {
 			holder, queue = queue[0], queue[1:]
-			expires = workflow.Now(ctx).Add(in.TTL)
+			expires = workflow.Now(ctx).Add(ttlOf(holder))
 		}
 	}
 	// Every update names its holder; one without is refused before it is
@@ -95,6 +106,7 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 	}}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
 		arrived := workflow.Now(ctx)
+		ttls[r.Holder] = r.TTL
 		withdrawable := workflow.GetVersion(ctx, leaseWithdrawPatch, workflow.DefaultVersion, 1) == 1
 		if holder != r.Holder && !slices.Contains(queue, r.Holder) {
 			queue = append(queue, r.Holder)
@@ -106,7 +118,8 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 		}
 		switch {
 		case holder == r.Holder:
-			return LeaseGrant{TTL: in.TTL, Waited: max(0, expires.Add(-in.TTL).Sub(arrived))}, nil
+			ttl := ttlOf(r.Holder)
+			return LeaseGrant{TTL: ttl, Waited: max(0, expires.Add(-ttl).Sub(arrived))}, nil
 		case withdrawn():
 			return LeaseGrant{Withdrawn: true}, nil
 		}
@@ -118,13 +131,17 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 		if holder != r.Holder {
 			return LeaseGrant{}, fmt.Errorf("the lease is not held by %s (it expired)", r.Holder)
 		}
-		expires = workflow.Now(ctx).Add(in.TTL)
-		return LeaseGrant{TTL: in.TTL}, nil
+		if r.TTL > 0 {
+			ttls[r.Holder] = r.TTL
+		}
+		expires = workflow.Now(ctx).Add(ttlOf(r.Holder))
+		return LeaseGrant{TTL: ttlOf(r.Holder)}, nil
 	}, named); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseRelease, func(ctx workflow.Context, r LeaseRequest) error {
 		queue = slices.DeleteFunc(queue, func(h string) bool { return h == r.Holder })
+		delete(ttls, r.Holder)
 		if holder == r.Holder {
 			holder = ""
 			grant()

@@ -173,3 +173,25 @@ func TestPATLeaseRefusesAnUnnamedHolder(t *testing.T) {
 	require.Error(t, refused)
 	assert.Contains(t, refused.Error(), "holder is required")
 }
+
+// A holder's own TTL counts, not the one the workflow started with: a worker
+// version that changes it is heard by lease workflows already running.
+func TestPATLeaseUsesTheHoldersTTL(t *testing.T) {
+	l := newLeaseEnv(t)
+	l.env.RegisterDelayedCallback(func() {
+		l.env.UpdateWorkflow(workflows.LeaseAcquire, "short", &sdktestsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(err error) { t.Error(err) },
+			OnComplete: func(v any, err error) {
+				require.NoError(t, err)
+				assert.Equal(t, 3*time.Second, v.(workflows.LeaseGrant).TTL)
+				l.grants = append(l.grants, "short")
+			},
+		}, workflows.LeaseRequest{Holder: "short", TTL: 3 * time.Second})
+		l.send(workflows.LeaseAcquire, "next")
+	}, 0)
+	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"short", "next"}, l.grants, "the unrenewed 3 s lease expired, not after 10 s")
+		l.env.CancelWorkflow()
+	}, 5*time.Second)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+}
