@@ -233,3 +233,16 @@ func TestContentCheckFallsBackOnlyWhenCollectionsAreMissing(t *testing.T) {
 	assert.Equal(t, activities.ErrTableauPermissionDenied, appErr(t, err).Type())
 	assert.Zero(t, fake.Count("workbooks:list"), "no fallback on a 403")
 }
+
+// With a pool, the health check reports the soonest PAT expiry: the one that
+// will stop working first.
+func TestConnectionCheckReportsTheSoonestPATExpiryOfAPool(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	cfg := fake.PATConfig()
+	fake.AddPAT(faketableau.SandboxSite, "short-lived", "short-lived-secret-0000", "admin@example.com", 5*24*time.Hour)
+	cfg.PATPool = []tableau.PAT{{Name: "short-lived", Secret: tableau.NewSecret("short-lived-secret-0000")}}
+	acts := activities.New(fake.Client(t, cfg))
+	out, err := acts.CheckConnection(testsuite.Context(t))
+	require.NoError(t, err)
+	assert.InDelta(t, (5 * 24 * time.Hour).Seconds(), float64(out.PATExpiresInSeconds), 3600, "5 days, not the first PAT's 180")
+}
