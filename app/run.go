@@ -48,7 +48,6 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	}
 	defer c.Close()
 	fleet := NewFleetLock(c, fmt.Sprintf("%s@%d", hostname(), os.Getpid()))
-	defer fleet.Close() // after the worker stopped: lingering leases go back at once
 	tc, err := tableau.NewClient(cfg, tableau.WithLogger(logger), tableau.WithObserver(metrics), tableau.WithFleetLock(fleet))
 	if err != nil {
 		return err
@@ -90,6 +89,9 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 		return fmt.Errorf("starting the worker on task queue %s: %w", workflows.LeaseTaskQueue, err)
 	}
 	defer leases.Stop() // after w: running activities release their leases first
+	// Deferred after leases.Stop, so it runs before it: a lingering lease goes
+	// back while this worker still serves the lease task queue.
+	defer fleet.Close()
 	p.polling.Store(true)
 	logger.Info("tabflow worker started",
 		"temporal", opts.HostPort, "namespace", opts.Namespace, "taskQueue", f.TaskQueue,
