@@ -107,9 +107,10 @@ func (c *cluster) kill() {
 	c.proc.Wait()
 }
 
-// freePortRange finds n consecutive free ports.
+// freePortRange finds n consecutive free ports below 32768: Temporal's SQL
+// schema keeps membership ports in a smallint.
 func freePortRange(t *testing.T, n int) int {
-	for base := 21000 + os.Getpid()%2000*10; base < 60000; base += n {
+	for base := 20000 + os.Getpid()%1000*10; base+n < 32768; base += n {
 		free := true
 		for p := base; p < base+n && free; p++ {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))

@@ -34,7 +34,7 @@ func main() {
 	pgURL := fs.String("url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server")
 	db := fs.String("db", "tabflow_temporal", "Temporal's database")
 	visibility := fs.String("visibility-db", "tabflow_temporal_visibility", "Temporal's visibility database")
-	port := fs.Int("port", 7233, "frontend gRPC port; the other services use the next 8")
+	port := fs.Int("port", 7233, "frontend gRPC port; the other services use the next 8 (all below 32768: Temporal's SQL schema keeps membership ports in a smallint)")
 	logLevel := fs.String("log-level", "warn", "server log level")
 	fs.Parse(os.Args[2:])
 	pg, err := parse(*pgURL)
