@@ -78,18 +78,49 @@ func (e *patRejected) Error() string { return e.err.Error() }
 // process and, across a fleet, its lease (lost closes if the lease cannot be
 // kept). release frees both.
 func (c *Client) takePAT(ctx context.Context, want int) (release func(), lost <-chan struct{}, pat int, err error) {
-	release, pat, err = c.lockPAT(ctx, want)
-	if err != nil || c.fleet == nil || c.cfg.authMethod() != AuthPAT {
+	if c.fleet == nil || c.cfg.authMethod() != AuthPAT {
+		release, pat, err = c.lockPAT(ctx, want)
 		return release, nil, pat, err
 	}
 	start := c.now()
-	lost, releaseLease, err := c.fleet.Acquire(ctx, c.cfg.PATLeaseKey(c.cfg.PATs()[pat]))
+	// With a pool, a PAT free in this worker may be in use by another: try
+	// each PAT's lease briefly, round-robin, before waiting on one, so a
+	// session takes a PAT free fleet-wide when there is one.
+	if want < 0 && len(c.cfg.PATs()) > 1 {
+		for range c.cfg.PATs() {
+			quick, cancel := context.WithTimeout(ctx, poolLeaseTry)
+			release, lost, pat, err = c.leasePAT(quick, -1)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	if release == nil {
+		release, lost, pat, err = c.leasePAT(ctx, want)
+	}
 	if err != nil {
-		release()
-		return nil, nil, 0, fmt.Errorf("waiting for this PAT's lease: %w", err)
+		return nil, nil, 0, err
 	}
 	c.observer.PATLeaseWait(c.now().Sub(start))
-	local := release
+	return release, lost, pat, nil
+}
+
+// poolLeaseTry is how long a session of a pool tries one PAT's fleet lease
+// before it tries the next PAT.
+const poolLeaseTry = 300 * time.Millisecond
+
+// leasePAT takes a PAT's lock in this process, then its fleet lease.
+func (c *Client) leasePAT(ctx context.Context, want int) (release func(), lost <-chan struct{}, pat int, err error) {
+	local, pat, err := c.lockPAT(ctx, want)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	lost, releaseLease, err := c.fleet.Acquire(ctx, c.cfg.PATLeaseKey(c.cfg.PATs()[pat]))
+	if err != nil {
+		local()
+		return nil, nil, 0, fmt.Errorf("waiting for this PAT's lease: %w", err)
+	}
 	return func() { releaseLease(); local() }, lost, pat, nil
 }
 
