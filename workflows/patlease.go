@@ -46,6 +46,9 @@ type PATLeaseInput struct {
 	TTL     time.Duration `json:"ttl"`
 	Holder  string        `json:"holder,omitempty"` // carried across continue-as-new
 	Expires time.Time     `json:"expires,omitzero"` // the holder's lease end
+	// Queue is the holders that were waiting, in order: they ask again on
+	// the next run and keep their places (one that does not is passed over).
+	Queue []string `json:"queue,omitempty"`
 }
 
 // LeaseRequest names a holder (a worker's session).
@@ -90,11 +93,20 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 	}
 	var queue []string
 	draining := false
+	queue = slices.Clone(in.Queue)
+	asking := map[string]bool{} // holders whose acquire is waiting in this run
 	grant := func() {
-		if holder == "" && len(queue) > 0 && !draining {
-			holder, queue = queue[0], queue[1:]
-			expires = workflow.Now(ctx).Add(ttlOf(holder))
+		if holder != "" || draining {
+			return
 		}
+		// The first holder still asking; a carried one that has not asked
+		// again in this run has gone, and is passed over.
+		i := slices.IndexFunc(queue, func(h string) bool { return asking[h] })
+		if i < 0 {
+			return
+		}
+		holder, queue = queue[i], queue[i+1:]
+		expires = workflow.Now(ctx).Add(ttlOf(holder))
 	}
 	// Every update names its holder; one without is refused before it is
 	// accepted (it never enters history).
@@ -107,6 +119,8 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
 		arrived := workflow.Now(ctx)
 		ttls[r.Holder] = r.TTL
+		asking[r.Holder] = true
+		defer delete(asking, r.Holder)
 		withdrawable := workflow.GetVersion(ctx, leaseWithdrawPatch, workflow.DefaultVersion, 1) == 1
 		if holder != r.Holder && !slices.Contains(queue, r.Holder) {
 			queue = append(queue, r.Holder)
@@ -176,7 +190,8 @@ func PATLease(ctx workflow.Context, in PATLeaseInput) error {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
-			return workflow.NewContinueAsNewError(workflow.WithWorkflowTaskQueue(ctx, LeaseTaskQueue), PATLeaseWorkflow, PATLeaseInput{TTL: in.TTL, Holder: holder, Expires: expires})
+			return workflow.NewContinueAsNewError(workflow.WithWorkflowTaskQueue(ctx, LeaseTaskQueue), PATLeaseWorkflow,
+				PATLeaseInput{TTL: in.TTL, Holder: holder, Expires: expires, Queue: queue})
 		}
 	}
 }

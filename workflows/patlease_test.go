@@ -103,6 +103,7 @@ func TestPATLeaseContinuesAsNew(t *testing.T) {
 	l.env.RegisterDelayedCallback(func() {
 		l.send(workflows.LeaseAcquire, "a")
 		l.send(workflows.LeaseAcquire, "b")
+		l.send(workflows.LeaseAcquire, "c")
 	}, 0)
 	var grantedAt time.Time
 	l.env.RegisterDelayedCallback(func() {
@@ -117,6 +118,7 @@ func TestPATLeaseContinuesAsNew(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	assert.Equal(t, "b", next.Holder, "the current lease travels to the next run")
 	assert.WithinDuration(t, grantedAt.Add(10*time.Second), next.Expires, time.Second, "with its end")
+	assert.Equal(t, []string{"c"}, next.Queue, "and the holders still waiting, in order")
 	assert.Equal(t, 10*time.Second, next.TTL)
 }
 
@@ -194,4 +196,23 @@ func TestPATLeaseUsesTheHoldersTTL(t *testing.T) {
 		l.env.CancelWorkflow()
 	}, 5*time.Second)
 	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+}
+
+// Holders waiting when the lease workflow continued as new keep their
+// places in the next run, whatever order they ask again in; one that never
+// asks again is passed over.
+func TestPATLeaseKeepsTheWaitersOrderAcrossContinueAsNew(t *testing.T) {
+	l := newLeaseEnv(t)
+	l.env.RegisterDelayedCallback(func() {
+		l.send(workflows.LeaseAcquire, "c") // they ask again in another order
+		l.send(workflows.LeaseAcquire, "b")
+	}, 0)
+	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "a") }, time.Second)
+	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "b") }, 2*time.Second)
+	l.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, []string{"b", "c"}, l.grants, "in the order they first asked; gone is passed over")
+		l.env.CancelWorkflow()
+	}, 3*time.Second)
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second, Holder: "a",
+		Expires: l.env.Now().Add(10 * time.Second), Queue: []string{"gone", "b", "c"}})
 }
