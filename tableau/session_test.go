@@ -644,16 +644,18 @@ func TestEchoedSignInBodyLeaksNoJWT(t *testing.T) {
 		sent = body.Credentials.JWT
 		return `{"error":{"code":"401001","summary":"Signin Error","detail":"you sent ` + string(b) + `"}}`
 	}
-	for _, status := range []int{401, 200} { // a refusal, and an answer that is not Tableau's
-		remove := fake.Inject(faketableau.Fault{PathContains: "signin", Status: status, Echo: echo})
-		_, err := fake.Client(t, fake.JWTConfig()).SignIn(testsuite.Context(t))
-		remove()
-		require.Error(t, err)
-		require.NotEmpty(t, sent)
-		parts := strings.Split(sent, ".")
-		require.Len(t, parts, 3)
-		for _, p := range parts[1:] { // the claims and the signature
-			assert.NotContains(t, err.Error(), p[:12], "HTTP %d: %s", status, err)
+	for _, cfg := range []tableau.Config{fake.JWTConfig(), fake.UATConfig(t)} { // a connected app's and a UAT
+		for _, status := range []int{401, 200} { // a refusal, and an answer that is not Tableau's
+			remove := fake.Inject(faketableau.Fault{PathContains: "signin", Status: status, Echo: echo})
+			_, err := fake.Client(t, cfg).SignIn(testsuite.Context(t))
+			remove()
+			require.Error(t, err)
+			require.NotEmpty(t, sent)
+			parts := strings.Split(sent, ".")
+			require.Len(t, parts, 3)
+			for _, p := range parts[1:] { // the claims and the signature
+				assert.NotContains(t, err.Error(), p[:12], "%s, HTTP %d: %s", cfg.Auth, status, err)
+			}
 		}
 	}
 }

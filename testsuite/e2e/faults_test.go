@@ -303,3 +303,19 @@ func TestFaultBadInputIsRejectedBeforeAnyTableauCall(t *testing.T) {
 	}
 	assert.Zero(t, s.fake.Count(""), "no request reached Tableau")
 }
+
+// An hour-long Retry-After waits no longer than the activity's own longest
+// retry interval (30 s for reads), not the one-minute default cap. (The SDK's
+// test environment does not give activities their retry policy: this needs
+// a real server.)
+func TestRetryAfterIsCappedByTheActivitysRetryPolicy(t *testing.T) {
+	s := startStack(t)
+	s.fake.Inject(faketableau.Fault{PathContains: "/users", Times: 1, Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"})
+	start := time.Now()
+	var res workflows.TableauRequestResult
+	require.NoError(t, s.run(t, "retry-after-cap", workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sites/{site-id}/users"}, &res))
+	waited := time.Since(start)
+	t.Logf("a 3600 s Retry-After on a read waited %s", waited.Round(100*time.Millisecond))
+	assert.GreaterOrEqual(t, waited, 25*time.Second, "the retry waited")
+	assert.Less(t, waited, 50*time.Second, "no longer than the read activity's 30 s maximum interval")
+}
