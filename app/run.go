@@ -36,6 +36,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	}
 	opts.Logger = sdklog.NewStructuredLogger(logger)
 	opts.MetricsHandler = metrics.SDKHandler()
+	opts.DataConverter = workflows.DataConverter
 	if opts.HostPort == "" {
 		opts.HostPort = client.DefaultHostPort
 	}

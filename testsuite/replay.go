@@ -54,7 +54,10 @@ func ReplayHistoryFile(path, workflowID string) error {
 	if err != nil {
 		return err
 	}
-	replayer := worker.NewWorkflowReplayer()
+	replayer, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: workflows.DataConverter})
+	if err != nil {
+		return err
+	}
 	for name, fn := range workflows.All {
 		replayer.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

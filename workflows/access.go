@@ -21,13 +21,7 @@ type ProvisionInput struct {
 	// KeepHigher, set by the access entity, makes Role a minimum: a user
 	// whose role Tableau shows higher keeps it (a grant never lowers access).
 	KeepHigher bool `json:"keepHigher,omitempty"`
-	problems   []string
-}
-
-func (in *ProvisionInput) UnmarshalJSON(b []byte) error {
-	type plain ProvisionInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // RoleResult says what a role change did; Provision and SetSiteRole return it.
@@ -68,13 +62,7 @@ type SetSiteRoleInput struct {
 	Role string `json:"role"`
 	// KeepHigher, as for Provision: a user whose role is higher keeps it.
 	KeepHigher bool `json:"keepHigher,omitempty"`
-	problems   []string
-}
-
-func (in *SetSiteRoleInput) UnmarshalJSON(b []byte) error {
-	type plain SetSiteRoleInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // SetSiteRoleResult is SetSiteRole's result.
@@ -169,13 +157,7 @@ type DeprovisionInput struct {
 	// FallbackRole, set by the access entity, is the grant the user still
 	// holds: the role to set instead of Unlicensed.
 	FallbackRole string `json:"fallbackRole,omitempty"`
-	problems     []string
-}
-
-func (in *DeprovisionInput) UnmarshalJSON(b []byte) error {
-	type plain DeprovisionInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // DeprovisionResult says what a revoke did and why.

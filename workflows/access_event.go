@@ -18,13 +18,7 @@ type AccessEvent struct {
 	At        string `json:"at,omitempty"`        // upstream event time, RFC 3339: older than the last applied for its role is stale
 	Duration  string `json:"duration,omitempty"`  // grants: a Go duration, from when the event arrives, until the entity revokes it
 	ExpiresAt string `json:"expiresAt,omitempty"` // grants: an RFC 3339 time instead of duration
-	problems  []string
-}
-
-func (e *AccessEvent) UnmarshalJSON(b []byte) error {
-	type plain AccessEvent
-	e.problems = decodeInput(b, (*plain)(e))
-	return nil
+	inputProblems
 }
 
 // Ops of an access event.

@@ -238,9 +238,9 @@ func TestRecordsAreBoundedInJSONBytes(t *testing.T) {
 	for i := range 12_000 {
 		fields[fmt.Sprintf("f%05d", i)] = "x"
 	}
-	raw, err := json.Marshal(fields)
+	payload, err := DataConverter.ToPayload(fields)
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &ev))
+	require.NoError(t, DataConverter.FromPayload(payload, &ev))
 	_, msg := parseEvent(ev, t0)
 	assert.Contains(t, msg, "and 11,997 more")
 	assert.Equal(t, "1,234,567", thousands(1234567))

@@ -22,9 +22,16 @@ import (
 // newEnv is a workflow test environment with every workflow registered and
 // activities to be mocked.
 func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	return envFor(&activities.Activities{})
+}
+
+// envFor is a workflow test environment running acts, with the data
+// converter the worker uses.
+func envFor(acts *activities.Activities) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env, &activities.Activities{})
+	env.SetDataConverter(workflows.DataConverter)
+	workflows.Register(env, acts)
 	return env
 }
 

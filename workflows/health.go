@@ -35,13 +35,7 @@ const (
 
 // HealthCheckInput is empty: {}.
 type HealthCheckInput struct {
-	problems []string
-}
-
-func (in *HealthCheckInput) UnmarshalJSON(b []byte) error {
-	type plain HealthCheckInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // HealthCheckResult is the whole report.

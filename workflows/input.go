@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"tabflow/activities"
@@ -21,10 +23,47 @@ import (
 // maxNameLength bounds user names (Tableau's own limit is 255).
 const maxNameLength = 255
 
+// DataConverter is the data converter of every tabflow worker, test
+// environment and replayer: Temporal's default, except that workflow
+// inputs, signals and updates (the types that embed inputProblems) are
+// decoded by decodeInput.
+var DataConverter = converter.NewCompositeDataConverter(
+	converter.NewNilPayloadConverter(),
+	converter.NewByteSlicePayloadConverter(),
+	converter.NewProtoJSONPayloadConverter(),
+	converter.NewProtoPayloadConverter(),
+	checkedJSON{converter.NewJSONPayloadConverter()},
+)
+
+// inputProblems, embedded in a workflow input, signal or update, holds what
+// was wrong with the JSON it was decoded from.
+type inputProblems struct{ problems []string }
+
+func (p *inputProblems) setProblems(list []string) { p.problems = list }
+
+// checked is a type whose JSON decodeInput checks.
+type checked interface{ setProblems([]string) }
+
+// checkedJSON is Temporal's JSON payload converter, but decodes checked types
+// with decodeInput.
+type checkedJSON struct {
+	*converter.JSONPayloadConverter
+}
+
+func (c checkedJSON) FromPayload(p *commonpb.Payload, valuePtr any) error {
+	in, ok := valuePtr.(checked)
+	if !ok {
+		return c.JSONPayloadConverter.FromPayload(p, valuePtr)
+	}
+	in.setProblems(decodeInput(p.GetData(), valuePtr))
+	return nil
+}
+
 // decodeInput decodes a workflow input or signal leniently: it never fails,
-// but returns what was wrong (unknown fields, values of the wrong type).
-// A decoding error would fail the workflow task over and over; a problem
-// list lets the workflow fail at once with a message naming the field.
+// but returns what was wrong (unknown fields, keys given twice, values of
+// the wrong type). A decoding error would fail the workflow task over and
+// over; a problem list lets the workflow fail at once with a message naming
+// the field.
 func decodeInput(data []byte, dst any) []string {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {

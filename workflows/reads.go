@@ -52,13 +52,7 @@ type ListUsersInput struct {
 	Filter     string `json:"filter,omitempty"`
 	PageNumber int    `json:"pageNumber,omitempty"` // from 1 (default 1)
 	PageSize   int    `json:"pageSize,omitempty"`   // 1–1000 (default 100)
-	problems   []string
-}
-
-func (in *ListUsersInput) UnmarshalJSON(b []byte) error {
-	type plain ListUsersInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // ListUsersResult is one page of users with Tableau's pagination
@@ -96,15 +90,9 @@ func ListUsers(ctx workflow.Context, in ListUsersInput) (*ListUsersResult, error
 
 // GetUserInput names a user: {"user":"ana@example.com"} or {"id":"…"}.
 type GetUserInput struct {
-	User     string `json:"user,omitempty"`
-	ID       string `json:"id,omitempty"`
-	problems []string
-}
-
-func (in *GetUserInput) UnmarshalJSON(b []byte) error {
-	type plain GetUserInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	User string `json:"user,omitempty"`
+	ID   string `json:"id,omitempty"`
+	inputProblems
 }
 
 // GetUser returns one site user by name or ID.
@@ -142,13 +130,7 @@ func describeUser(u *tableau.User) string { return fmt.Sprintf("%s: site role %s
 
 // EmptyInput is the input of workflows that take none: {}.
 type EmptyInput struct {
-	problems []string
-}
-
-func (in *EmptyInput) UnmarshalJSON(b []byte) error {
-	type plain EmptyInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // ServerInfo reports the server's product and REST API versions.
@@ -175,14 +157,8 @@ func CurrentSession(ctx workflow.Context, in EmptyInput) (*tableau.CurrentSessio
 
 // ListCollectionsInput passes query parameters to /api/-/collections.
 type ListCollectionsInput struct {
-	Query    map[string]string `json:"query,omitempty"`
-	problems []string
-}
-
-func (in *ListCollectionsInput) UnmarshalJSON(b []byte) error {
-	type plain ListCollectionsInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	Query map[string]string `json:"query,omitempty"`
+	inputProblems
 }
 
 // ListCollections returns Tableau's collections JSON.
@@ -201,17 +177,11 @@ func ListCollections(ctx workflow.Context, in ListCollectionsInput) (json.RawMes
 
 // SearchContentInput is a content search: {"terms":"sales","filter":"type:eq:workbook"}.
 type SearchContentInput struct {
-	Terms    string `json:"terms"`
-	Page     int    `json:"page,omitempty"`
-	Limit    int    `json:"limit,omitempty"`
-	Filter   string `json:"filter,omitempty"`
-	problems []string
-}
-
-func (in *SearchContentInput) UnmarshalJSON(b []byte) error {
-	type plain SearchContentInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	Terms  string `json:"terms"`
+	Page   int    `json:"page,omitempty"`
+	Limit  int    `json:"limit,omitempty"`
+	Filter string `json:"filter,omitempty"`
+	inputProblems
 }
 
 // SearchContent runs /api/-/search.
@@ -237,16 +207,10 @@ func SearchContent(ctx workflow.Context, in SearchContentInput) (*tableau.Search
 // UsageStatsInput names content: {"type":"workbook","luid":"…"} or
 // {"items":[{"type":"workbook","luid":"…"},…]}.
 type UsageStatsInput struct {
-	Type     string               `json:"type,omitempty"`
-	LUID     string               `json:"luid,omitempty"`
-	Items    []tableau.ContentRef `json:"items,omitempty"`
-	problems []string
-}
-
-func (in *UsageStatsInput) UnmarshalJSON(b []byte) error {
-	type plain UsageStatsInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	Type  string               `json:"type,omitempty"`
+	LUID  string               `json:"luid,omitempty"`
+	Items []tableau.ContentRef `json:"items,omitempty"`
+	inputProblems
 }
 
 // UsageStats reads usage statistics for one or several items.
@@ -288,14 +252,8 @@ type TableauRequestInput struct {
 	// Retry lets a POST or PATCH be re-sent after a failure. Off by default:
 	// such calls are not idempotent (an Add User whose answer was lost must
 	// not run twice). GET, PUT and DELETE are always retried.
-	Retry    bool `json:"retry,omitempty"`
-	problems []string
-}
-
-func (in *TableauRequestInput) UnmarshalJSON(b []byte) error {
-	type plain TableauRequestInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	Retry bool `json:"retry,omitempty"`
+	inputProblems
 }
 
 // TableauRequestResult is the call's status and JSON body.

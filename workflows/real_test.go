@@ -27,10 +27,7 @@ func realEnv(t *testing.T) (*sdktestsuite.TestWorkflowEnvironment, *testsuite.Ta
 
 // envWith runs workflows with the real activities signing in with cfg.
 func envWith(t *testing.T, fake *testsuite.Tableau, cfg tableau.Config) *sdktestsuite.TestWorkflowEnvironment {
-	var s sdktestsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
-	workflows.Register(env, activities.New(fake.Client(t, cfg)))
-	return env
+	return envFor(activities.New(fake.Client(t, cfg)))
 }
 
 func TestProvisionAgainstFakeTableau(t *testing.T) {

@@ -28,13 +28,7 @@ type ReconcileInput struct {
 	MaxChanges    *int   `json:"maxChanges,omitempty"`
 	InactiveDays  int    `json:"inactiveDays,omitempty"`
 	ApproveWithin string `json:"approveWithin,omitempty"`
-	problems      []string
-}
-
-func (in *ReconcileInput) UnmarshalJSON(b []byte) error {
-	type plain ReconcileInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	inputProblems
 }
 
 // ApproveInput approves a published plan: {"planId":"…"}.

@@ -40,14 +40,8 @@ type UserAccessInput struct {
 	// finishes when idle.
 	IdleTimeout string `json:"idleTimeout,omitempty"`
 	// State is carried from the previous run by continue-as-new.
-	State    *UserAccessState `json:"state,omitempty"`
-	problems []string
-}
-
-func (in *UserAccessInput) UnmarshalJSON(b []byte) error {
-	type plain UserAccessInput
-	in.problems = decodeInput(b, (*plain)(in))
-	return nil
+	State *UserAccessState `json:"state,omitempty"`
+	inputProblems
 }
 
 // UserAccessResult is what an entity says when it ends (the forget update).

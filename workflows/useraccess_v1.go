@@ -23,13 +23,7 @@ type accessEventV1 struct {
 	Role      string `json:"role"`
 	RequestID string `json:"requestId,omitempty"`
 	At        string `json:"at,omitempty"`
-	problems  []string
-}
-
-func (e *accessEventV1) UnmarshalJSON(b []byte) error {
-	type plain accessEventV1
-	e.problems = decodeInput(b, (*plain)(e))
-	return nil
+	inputProblems
 }
 
 // userAccessV1 is UserAccess as it ran before the access entity learned to

@@ -38,13 +38,7 @@ type accessEventV2 struct {
 	At        string `json:"at,omitempty"`
 	Duration  string `json:"duration,omitempty"`
 	ExpiresAt string `json:"expiresAt,omitempty"`
-	problems  []string
-}
-
-func (e *accessEventV2) UnmarshalJSON(b []byte) error {
-	type plain accessEventV2
-	e.problems = decodeInput(b, (*plain)(e))
-	return nil
+	inputProblems
 }
 
 type pendingV2 struct {
