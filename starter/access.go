@@ -46,7 +46,7 @@ func (a *app) access(op string, args []string) int {
 	if _, err := tableau.ParseProvisionableRole(*r); err != nil {
 		return a.usageError("%s: --role %v", op, err)
 	}
-	ev := workflows.AccessEvent{Op: op, Role: *r, RequestID: *reqID, At: *at, ExpiresAt: until}
+	ev := workflows.AccessEvent{Op: workflows.Op(op), Role: *r, RequestID: *reqID, At: *at, ExpiresAt: until}
 	if ev.RequestID == "" {
 		ev.RequestID = "cli-" + rand.Text()[:12]
 	}

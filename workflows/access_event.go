@@ -12,7 +12,7 @@ import (
 // AccessEvent is the access update's and signal's payload:
 // {"op":"grant","role":"Explorer","requestId":"r-17","at":"2026-11-23T10:00:00Z","duration":"8h"}.
 type AccessEvent struct {
-	Op        string `json:"op"`                  // grant, revoke, or reconcile (sent by Reconcile)
+	Op        Op     `json:"op"`                  // grant, revoke, or reconcile (sent by Reconcile)
 	Role      string `json:"role,omitempty"`      // a provisionable site role (none with reconcile)
 	RequestID string `json:"requestId,omitempty"` // (op, requestId) handled once is a duplicate ever after
 	At        string `json:"at,omitempty"`        // upstream event time, RFC 3339: older than the last applied for its role is stale
@@ -21,36 +21,42 @@ type AccessEvent struct {
 	inputProblems
 }
 
+// Op is what an access event asks for.
+type Op string
+
 // Ops of an access event.
 const (
-	OpGrant  = "grant"
-	OpRevoke = "revoke"
+	OpGrant  Op = "grant"
+	OpRevoke Op = "revoke"
 	// OpReconcile asks the entity to set the role its grants call for, if
 	// Tableau still shows another (requestId: the plan's ID).
-	OpReconcile = "reconcile"
+	OpReconcile Op = "reconcile"
 )
+
+// Outcome is what became of an access event.
+type Outcome string
 
 // Outcomes of an access event.
 const (
-	OutcomeApplied    = "applied"    // the role changed
-	OutcomeUnchanged  = "unchanged"  // done, nothing to change (already at role, or revoke of a role not held)
-	OutcomeDuplicate  = "duplicate"  // (op, requestId) handled before: ignored
-	OutcomeStale      = "stale"      // at older than the last applied event for its role: skipped
-	OutcomeSuperseded = "superseded" // a later event for the same role arrived while it waited: moot
-	OutcomeRejected   = "rejected"   // invalid event: no Tableau call
-	OutcomeFailed     = "failed"     // Provision/Deprovision failed (e.g. unknown user); may be redelivered
-	OutcomeExpired    = "expired"    // a time-bound grant ran out and the entity revoked it
+	OutcomeApplied    Outcome = "applied"    // the role changed
+	OutcomeUnchanged  Outcome = "unchanged"  // done, nothing to change (already at role, or revoke of a role not held)
+	OutcomeDuplicate  Outcome = "duplicate"  // (op, requestId) handled before: ignored
+	OutcomeStale      Outcome = "stale"      // at older than the last applied event for its role: skipped
+	OutcomeSuperseded Outcome = "superseded" // a later event for the same role arrived while it waited: moot
+	OutcomeRejected   Outcome = "rejected"   // invalid event: no Tableau call
+	OutcomeFailed     Outcome = "failed"     // Provision/Deprovision failed (e.g. unknown user); may be redelivered
+	OutcomeExpired    Outcome = "expired"    // a time-bound grant ran out and the entity revoked it
 )
 
 // AccessRecord is one event and what became of it: the access update's answer.
 type AccessRecord struct {
 	Seq        int       `json:"seq"`
-	Op         string    `json:"op"`
+	Op         Op        `json:"op"`
 	Role       string    `json:"role"`
 	RequestID  string    `json:"requestId,omitempty"`
 	At         string    `json:"at,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
-	Outcome    string    `json:"outcome"`
+	Outcome    Outcome   `json:"outcome"`
 	Message    string    `json:"message"`
 	RoleBefore string    `json:"roleBefore,omitempty"`
 	RoleAfter  string    `json:"roleAfter,omitempty"`
@@ -80,7 +86,7 @@ const (
 
 // parsedEvent is a valid event's meaning.
 type parsedEvent struct {
-	op        string
+	op        Op
 	role      tableau.SiteRole
 	requestID string
 	at        *time.Time
@@ -91,7 +97,7 @@ type parsedEvent struct {
 // counts from then); a non-empty message rejects it.
 func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 	p := problems(capProblems(ev.problems))
-	for _, f := range []struct{ name, value string }{{"op", ev.Op}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
+	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
 		if len(f.value) > maxFieldBytes {
 			p.add(f.name, "is %d bytes long; at most %d", len(f.value), maxFieldBytes)
 		}
@@ -111,7 +117,7 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 			p.add("requestId", "is required with reconcile (the plan's ID)")
 		}
 	default:
-		p.add("op", "%s must be grant, revoke or reconcile", quoteShort(ev.Op))
+		p.add("op", "%s must be grant, revoke or reconcile", quoteShort(string(ev.Op)))
 	}
 	if ev.At != "" {
 		if t, err := time.Parse(time.RFC3339, ev.At); err != nil {
@@ -163,7 +169,7 @@ func capProblems(ps []string) []string {
 
 // capText keeps as much of s as fits in n bytes once JSON-encoded (a "<" is
 // six bytes there), cut at a character and marked "…".
-func capText(s string, n int) string {
+func capText[S ~string](s S, n int) S {
 	if encodedLen(s) <= n {
 		return s
 	}
@@ -182,8 +188,8 @@ func capText(s string, n int) string {
 }
 
 // encodedLen is s's length as a JSON string's content.
-func encodedLen(s string) int {
-	b, _ := json.Marshal(s)
+func encodedLen[S ~string](s S) int {
+	b, _ := json.Marshal(string(s))
 	return len(b) - 2
 }
 

@@ -82,11 +82,11 @@ func highestRole(roles []tableau.SiteRole) tableau.SiteRole {
 // requestKey is how a handled request is remembered: (op, requestId), so one
 // ticket may grant and later revoke. A grant's key is the digest version 2
 // kept for its requestId alone, so upgraded memories still know their grants.
-func requestKey(op, requestID string) string {
+func requestKey(op Op, requestID string) string {
 	if op == OpGrant {
 		return requestDigest(requestID)
 	}
-	return requestDigest(op + "\x00" + requestID)
+	return requestDigest(string(op) + "\x00" + requestID)
 }
 
 // requestDigest is 16 bytes of SHA-256, so 10,000 keys stay small whatever
@@ -147,7 +147,7 @@ func (st *UserAccessState) remember(ev parsedEvent) {
 }
 
 // moot is why ev needs no Tableau call (outcome and message), or "".
-func (st *UserAccessState) moot(ev parsedEvent, now time.Time) (string, string) {
+func (st *UserAccessState) moot(ev parsedEvent, now time.Time) (Outcome, string) {
 	if ev.requestID != "" && st.handled[requestKey(ev.op, ev.requestID)] {
 		return OutcomeDuplicate, fmt.Sprintf("%s request %s was already handled: ignored", ev.op, capText(ev.requestID, 64))
 	}
@@ -174,7 +174,7 @@ func supersedes(later, earlier parsedEvent) bool {
 // change is what one grant, revoke or expiry asks of Tableau, and the
 // memory the entity keeps once Tableau has done it.
 type change struct {
-	op   string           // OpGrant: Provision; OpRevoke: Deprovision; OpReconcile: SetSiteRole
+	op   Op               // OpGrant: Provision; OpRevoke: Deprovision; OpReconcile: SetSiteRole
 	role tableau.SiteRole // grant: the role to set, at least; revoke: the role revoked
 	// fallback is what a revoke sets instead of Unlicensed.
 	fallback tableau.SiteRole

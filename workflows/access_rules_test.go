@@ -36,7 +36,9 @@ func TestMootDuplicateIsPerOpAndRequestID(t *testing.T) {
 	st.load()
 	st.remember(parsedEvent{op: OpGrant, role: tableau.RoleCreator, requestID: "T-1"})
 	for _, c := range []struct {
-		op, id, want string
+		op   Op
+		id   string
+		want Outcome
 	}{
 		{OpGrant, "T-1", OutcomeDuplicate},
 		{OpRevoke, "T-1", ""}, // one ticket grants, later revokes
@@ -55,7 +57,7 @@ func TestMootStaleIsPerRole(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		ev   parsedEvent
-		want string
+		want Outcome
 	}{
 		{"an older event for the same role", parsedEvent{op: OpRevoke, role: tableau.RoleViewer, at: at(0)}, OutcomeStale},
 		{"the same at as the last applied", parsedEvent{op: OpRevoke, role: tableau.RoleViewer, at: at(1)}, ""},
@@ -174,7 +176,7 @@ func TestCommitRecordsTheBaselineOnce(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		held  []Grant
-		op    string
+		op    Op
 		role  tableau.SiteRole
 		shown tableau.SiteRole
 		want  tableau.SiteRole

@@ -251,7 +251,7 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 }
 
 func supersededBy(p PendingEvent) string {
-	by := p.Event.Op + " " + p.Event.Role
+	by := string(p.Event.Op) + " " + p.Event.Role
 	if p.Event.RequestID != "" {
 		by += " (request " + capText(p.Event.RequestID, 64) + ")"
 	}
@@ -358,7 +358,7 @@ func (e *entity) applyNext(ctx workflow.Context) {
 }
 
 // newRecord is a record of p, numbered as p arrived (or now, for an expiry).
-func (e *entity) newRecord(p PendingEvent, outcome, msg string) AccessRecord {
+func (e *entity) newRecord(p PendingEvent, outcome Outcome, msg string) AccessRecord {
 	if p.Seq == 0 {
 		e.st.Seq++
 		p.Seq = e.st.Seq

@@ -57,7 +57,7 @@ func (e *entity) apply(ctx workflow.Context, q queued) AccessRecord {
 // carryOut asks Tableau for c through a Provision or Deprovision child and,
 // only if it succeeds, keeps c's memory: a failure leaves the memory as it
 // was, matching Tableau.
-func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op string) bool {
+func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op Op) bool {
 	cctx := e.childCtx(ctx, rec.Seq, op)
 	var res RoleResult
 	var err error
@@ -114,7 +114,7 @@ func (e *entity) expire(ctx workflow.Context, g Grant) {
 	e.answer(ctx, rec, 0)
 }
 
-func (e *entity) childCtx(ctx workflow.Context, seq int, op string) workflow.Context {
+func (e *entity) childCtx(ctx workflow.Context, seq int, op Op) workflow.Context {
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: fmt.Sprintf("%s/%d-%s", workflow.GetInfo(ctx).WorkflowExecution.ID, seq, op),
 	})

@@ -68,7 +68,7 @@ func TestUserAccessStateStaysBoundedWhateverItIsSent(t *testing.T) {
 	angle := strings.Repeat("<", 256)
 	e.at(0, func() {
 		for range 250 {
-			e.signal(workflows.AccessEvent{Op: angle, Role: angle, RequestID: angle, At: angle, Duration: angle, ExpiresAt: angle})
+			e.signal(workflows.AccessEvent{Op: workflows.Op(angle), Role: angle, RequestID: angle, At: angle, Duration: angle, ExpiresAt: angle})
 		}
 		for range 3 {
 			e.env.SignalWorkflow(workflows.AccessSignal, unknown) // as JSON: every field reaches the entity
@@ -95,7 +95,7 @@ func TestUserAccessBacklogCoalescesToTheLatestEventPerRole(t *testing.T) {
 	for batch := range 10 { // while the first is in flight
 		e.at(time.Duration(batch+1)*time.Millisecond, func() {
 			for i := batch * 100; i < (batch+1)*100; i++ {
-				op := []string{"grant", "revoke"}[i%2]
+				op := []workflows.Op{workflows.OpGrant, workflows.OpRevoke}[i%2]
 				e.signal(access(op, []string{"Creator", "Explorer"}[i/2%2], fmt.Sprint("s", i), ""))
 			}
 		})

@@ -39,7 +39,7 @@ func newEntityTest(t *testing.T, user string) *entityTest {
 	return &entityTest{t: t, env: env, fake: fake, user: user}
 }
 
-func access(op, role, id, at string) workflows.AccessEvent {
+func access(op workflows.Op, role, id, at string) workflows.AccessEvent {
 	return workflows.AccessEvent{Op: op, Role: role, RequestID: id, At: at}
 }
 
@@ -101,7 +101,7 @@ func (e *entityTest) run(in workflows.UserAccessInput) workflows.UserAccessResul
 func outcomes(h []workflows.AccessRecord) []string {
 	var out []string
 	for _, r := range h {
-		out = append(out, r.RequestID+":"+r.Outcome)
+		out = append(out, r.RequestID+":"+string(r.Outcome))
 	}
 	return out
 }
@@ -235,7 +235,7 @@ func TestUserAccessTimeBoundGrants(t *testing.T) {
 	assert.Equal(t, "Creator", last.Role)
 	assert.Equal(t, "Viewer", last.RoleAfter, "the elevation returns to the grant still held")
 	assert.Equal(t, "Viewer", e.fake.Role(faketableau.SandboxSite, "ana@example.com"))
-	assert.Equal(t, 1, strings.Count(strings.Join(outcomes(res.History), " "), workflows.OutcomeExpired), "the revoked Explorer grant never expires")
+	assert.Equal(t, 1, strings.Count(strings.Join(outcomes(res.History), " "), string(workflows.OutcomeExpired)), "the revoked Explorer grant never expires")
 }
 
 func TestUserAccessPermanentRegrantCancelsTheExpiry(t *testing.T) {

@@ -19,7 +19,7 @@ const (
 // added later (duration, expiresAt, …) is an unknown field here, so a
 // version 1 run replays the rejection it recorded.
 type accessEventV1 struct {
-	Op        string `json:"op"`
+	Op        Op     `json:"op"`
 	Role      string `json:"role"`
 	RequestID string `json:"requestId,omitempty"`
 	At        string `json:"at,omitempty"`

@@ -32,7 +32,7 @@ const (
 // accessEventV2 is the access event as version 2 decoded it: a field added
 // to AccessEvent later is an unknown field here, as it was then.
 type accessEventV2 struct {
-	Op        string `json:"op"`
+	Op        Op     `json:"op"`
 	Role      string `json:"role"`
 	RequestID string `json:"requestId,omitempty"`
 	At        string `json:"at,omitempty"`
@@ -281,9 +281,9 @@ func (e *entityV2) applyNext(ctx workflow.Context) {
 	}
 }
 
-func (e *entityV2) newRecord(ev accessEventV2, received time.Time, outcome, msg string) AccessRecord {
+func (e *entityV2) newRecord(ev accessEventV2, received time.Time, outcome Outcome, msg string) AccessRecord {
 	e.st.Seq++
-	return AccessRecord{Seq: e.st.Seq, Op: bounded(ev.Op), Role: bounded(ev.Role), RequestID: bounded(ev.RequestID), At: bounded(ev.At),
+	return AccessRecord{Seq: e.st.Seq, Op: Op(bounded(string(ev.Op))), Role: bounded(ev.Role), RequestID: bounded(ev.RequestID), At: bounded(ev.At),
 		ReceivedAt: received, Outcome: outcome, Message: msg}
 }
 
@@ -355,7 +355,7 @@ func (e *entityV2) grant(ctx workflow.Context, rec *AccessRecord, g Grant) bool 
 
 // revoke drops the role's grant. Only when the role is the user's current
 // one does the role change: to the highestV2 grant still held, or Unlicensed.
-func (e *entityV2) revoke(ctx workflow.Context, rec *AccessRecord, role tableau.SiteRole, op string) bool {
+func (e *entityV2) revoke(ctx workflow.Context, rec *AccessRecord, role tableau.SiteRole, op Op) bool {
 	grants := withoutRoleV2(e.st.Grants, role)
 	fallback := highestV2(grants)
 	var res DeprovisionResult

@@ -60,7 +60,7 @@ func dueV2(g Grant) *time.Time {
 	return g.ExpiresAt
 }
 
-func (e *entityV2) childCtx(ctx workflow.Context, seq int, op string) workflow.Context {
+func (e *entityV2) childCtx(ctx workflow.Context, seq int, op Op) workflow.Context {
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: fmt.Sprintf("%s/%d-%s", workflow.GetInfo(ctx).WorkflowExecution.ID, seq, op),
 	})
@@ -87,7 +87,7 @@ func (e *entityV2) record(ctx workflow.Context, rec AccessRecord) {
 
 // parsedEventV2 is a valid event's meaning.
 type parsedEventV2 struct {
-	op        string
+	op        Op
 	role      tableau.SiteRole
 	at        *time.Time
 	expiresAt *time.Time
@@ -96,7 +96,7 @@ type parsedEventV2 struct {
 // parseEventV2 checks an access event; a non-empty message rejects it.
 func parseEventV2(ev accessEventV2, now time.Time) (parsedEventV2, string) {
 	p := problems(boundedProblemsV2(ev.problems))
-	for _, f := range []struct{ name, value string }{{"op", ev.Op}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
+	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
 		if len(f.value) > maxFieldBytesV2 {
 			p.add(f.name, "is %d bytes long; at most %d", len(f.value), maxFieldBytesV2)
 		}

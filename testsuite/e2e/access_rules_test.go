@@ -44,7 +44,7 @@ func TestAccessEntityBacklogDuringAnOutage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for i := range 1000 {
-		ev := workflows.AccessEvent{Op: []string{"grant", "revoke"}[i%2], Role: []string{"Creator", "Explorer", "Viewer"}[i/2%3], RequestID: fmt.Sprint("s", i)}
+		ev := workflows.AccessEvent{Op: []workflows.Op{workflows.OpGrant, workflows.OpRevoke}[i%2], Role: []string{"Creator", "Explorer", "Viewer"}[i/2%3], RequestID: fmt.Sprint("s", i)}
 		_, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, start, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user})
 		require.NoError(t, err)
 	}
@@ -99,10 +99,10 @@ func TestAccessEntitySurvivesMegabytesOfRejectedInput(t *testing.T) {
 	angle := strings.Repeat("<", 256)
 	for range 200 {
 		require.NoError(t, s.client.SignalWorkflow(ctx, id, "", workflows.AccessSignal,
-			workflows.AccessEvent{Op: angle, Role: angle, RequestID: angle, At: angle, Duration: angle, ExpiresAt: angle}))
+			workflows.AccessEvent{Op: workflows.Op(angle), Role: angle, RequestID: angle, At: angle, Duration: angle, ExpiresAt: angle}))
 	}
 	for i := range 40 {
-		ev := workflows.AccessEvent{Op: []string{"grant", "revoke"}[i%2], Role: "Explorer", RequestID: fmt.Sprint("e", i)}
+		ev := workflows.AccessEvent{Op: []workflows.Op{workflows.OpGrant, workflows.OpRevoke}[i%2], Role: "Explorer", RequestID: fmt.Sprint("e", i)}
 		_, err := s.updateAccess(ctx, workflows.TaskQueue, user, in, ev)
 		require.NoError(t, err)
 	}
@@ -184,7 +184,7 @@ func TestAccessUpdateBurstIsAnswered(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	outcomes := map[string]int{}
+	outcomes := map[workflows.Outcome]int{}
 	for i, err := range errs {
 		require.NoError(t, err, "update %d", i)
 		outcomes[recs[i].Outcome]++

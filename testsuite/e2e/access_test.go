@@ -148,7 +148,7 @@ func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 	var firstRunID string
 	roles := []string{"Viewer", "Explorer", "ExplorerCanPublish", "SiteAdministratorExplorer", "Creator"}
 	for i := range n { // five grants, five revokes, five grants, …
-		ev := workflows.AccessEvent{Op: []string{"grant", "revoke"}[i/5%2], Role: roles[i%5], RequestID: fmt.Sprintf("e%03d", i+1)}
+		ev := workflows.AccessEvent{Op: []workflows.Op{workflows.OpGrant, workflows.OpRevoke}[i/5%2], Role: roles[i%5], RequestID: fmt.Sprintf("e%03d", i+1)}
 		run, err := s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, client.StartWorkflowOptions{TaskQueue: workflows.TaskQueue},
 			workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user, MaxEventsPerRun: 3})
 		require.NoError(t, err)
@@ -167,7 +167,7 @@ func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 	applied := 0
 	for i, rec := range res.History {
 		assert.Equal(t, fmt.Sprintf("e%03d", n-200+i+1), rec.RequestID, "in arrival order")
-		assert.Contains(t, []string{workflows.OutcomeApplied, workflows.OutcomeSuperseded, workflows.OutcomeUnchanged}, rec.Outcome, rec.Message)
+		assert.Contains(t, []workflows.Outcome{workflows.OutcomeApplied, workflows.OutcomeSuperseded, workflows.OutcomeUnchanged}, rec.Outcome, rec.Message)
 		if rec.Outcome == workflows.OutcomeApplied {
 			applied++
 		}

@@ -237,7 +237,7 @@ func TestFaultWorkerKilledMidActivity(t *testing.T) {
 	res := s.forget(t, id)
 	var seen []string
 	for _, rec := range res.History {
-		seen = append(seen, rec.RequestID+":"+rec.Outcome)
+		seen = append(seen, rec.RequestID+":"+string(rec.Outcome))
 	}
 	assert.Equal(t, []string{"k1:applied", "k2:applied", "k3:applied", "k4:unchanged", "k5:unchanged"}, seen, "none lost, none twice")
 	assert.Equal(t, "Creator", s.fake.Role(faketableau.SandboxSite, user), "the highest grant held")
