@@ -36,9 +36,9 @@ type UsersPage struct {
 // ListUsersOptions selects a page of users. Zero values mean Tableau's
 // defaults (page 1, 100 users).
 type ListUsersOptions struct {
-	Filter     string // e.g. name:eq:ana@example.com
-	PageSize   int
-	PageNumber int
+	Filter     string `json:"filter,omitempty"` // e.g. name:eq:ana@example.com
+	PageSize   int    `json:"pageSize,omitempty"`
+	PageNumber int    `json:"pageNumber,omitempty"`
 }
 
 type usersResponse struct {

@@ -314,3 +314,15 @@ func TestContentCalls(t *testing.T) {
 	})
 	assert.True(t, tableau.IsNotFound(err), "servers before 3.28 have no collections: %v", err)
 }
+
+// ListUsersOptions is the ListUsers activity's input: its history shows the
+// JSON names SPEC uses, and an input scheduled before they had tags (Go's
+// field names) still decodes.
+func TestListUsersOptionsJSON(t *testing.T) {
+	b, err := json.Marshal(tableau.ListUsersOptions{Filter: "name:eq:ana@example.com", PageSize: 10})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"filter":"name:eq:ana@example.com","pageSize":10}`, string(b))
+	var old tableau.ListUsersOptions
+	require.NoError(t, json.Unmarshal([]byte(`{"Filter":"siteRole:eq:Viewer","PageSize":5,"PageNumber":2}`), &old))
+	assert.Equal(t, tableau.ListUsersOptions{Filter: "siteRole:eq:Viewer", PageSize: 5, PageNumber: 2}, old)
+}
