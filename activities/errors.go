@@ -120,3 +120,17 @@ func retryAfter(ctx context.Context, err error) time.Duration {
 func invalidInput(msg string) error {
 	return temporal.NewNonRetryableApplicationError(msg, ErrInvalidInput, nil)
 }
+
+// RootMessage is the innermost application error's message: Tableau's words
+// without Temporal's "activity error (…)" wrapping.
+func RootMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "Tableau did not answer in time (" + timeoutErr.TimeoutType().String() + " timeout)"
+	}
+	return err.Error()
+}

@@ -3,12 +3,9 @@ package activities
 import (
 	"cmp"
 	"context"
-	"errors"
 	"net/url"
 	"slices"
 	"time"
-
-	"go.temporal.io/sdk/temporal"
 
 	"tabflow/tableau"
 )
@@ -76,7 +73,7 @@ func (a *Activities) checkConnection(ctx context.Context) (ConnectionCheck, erro
 		})
 		if err != nil {
 			err = classify(ctx, err)
-			st.Error = rootError(err)
+			st.Error = RootMessage(err)
 			firstErr = cmp.Or(firstErr, err)
 		} else if st.ExpiresInSeconds > 0 && (out.PATExpiresInSeconds == 0 || st.ExpiresInSeconds < out.PATExpiresInSeconds) {
 			out.PATExpiresInSeconds = st.ExpiresInSeconds
@@ -87,15 +84,6 @@ func (a *Activities) checkConnection(ctx context.Context) (ConnectionCheck, erro
 		return out, firstErr // no PAT of the pool works
 	}
 	return out, nil
-}
-
-// rootError is an application error's own message.
-func rootError(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
 }
 
 // SiteCheck is the site behind the session.

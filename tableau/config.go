@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tabflow/internal/clip"
 )
 
 // AuthMethod selects how sessions are opened.
@@ -151,18 +153,18 @@ func NormalizeServerURL(raw string) (string, error) {
 	}
 	if i := strings.IndexAny(s, "/?#"); i >= 0 {
 		host, rest := s[:i], s[i:]
-		msg := fmt.Sprintf("Server URL must be the host only (e.g. %s), not %q: ", truncate(host, 80), truncate(raw, 120))
+		msg := fmt.Sprintf("Server URL must be the host only (e.g. %s), not %q: ", clip.Text(host, 80), clip.Text(raw, 120))
 		if m := sitePathPattern.FindStringSubmatch(rest); m != nil {
 			return "", errors.New(msg + fmt.Sprintf("put the site %q in Site Content URL instead", m[1]))
 		}
 		return "", errors.New(msg + "the site goes in Site Content URL")
 	}
 	if !hostPattern.MatchString(s) {
-		return "", fmt.Errorf("Server URL %q is not a host name", truncate(raw, 80))
+		return "", fmt.Errorf("Server URL %q is not a host name", clip.Text(raw, 80))
 	}
 	if _, port, err := net.SplitHostPort(s); err == nil {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("Server URL port %s is not a port number (1–65535)", truncate(port, 10))
+			return "", fmt.Errorf("Server URL port %s is not a port number (1–65535)", clip.Text(port, 10))
 		}
 	}
 	return strings.ToLower(s), nil
@@ -188,10 +190,10 @@ func (c *Config) Validate() error {
 	}
 	c.Site = strings.TrimSpace(c.Site)
 	if strings.ContainsAny(c.Site, "/?#: @") {
-		errs = append(errs, fmt.Errorf("Site Content URL %q must be the site's slug only (the part after /site/ in a browser URL)", truncate(c.Site, 80)))
+		errs = append(errs, fmt.Errorf("Site Content URL %q must be the site's slug only (the part after /site/ in a browser URL)", clip.Text(c.Site, 80)))
 	}
 	if c.APIVersion != "" && !apiVersionPattern.MatchString(c.APIVersion) {
-		errs = append(errs, fmt.Errorf("API version %q must look like %s", truncate(c.APIVersion, 20), DefaultAPIVersion))
+		errs = append(errs, fmt.Errorf("API version %q must look like %s", clip.Text(c.APIVersion, 20), DefaultAPIVersion))
 	}
 	if c.Timeout < 0 {
 		errs = append(errs, errors.New("timeout must not be negative"))
@@ -211,7 +213,7 @@ func (c *Config) Validate() error {
 			case strings.TrimSpace(p.Name) == "":
 				errs = append(errs, fmt.Errorf("Personal Access Token %d name is required", n))
 			case names[strings.TrimSpace(p.Name)]:
-				errs = append(errs, fmt.Errorf("Personal Access Token %d name %q is given twice: each PAT of the pool is a different token", n, truncate(p.Name, 80)))
+				errs = append(errs, fmt.Errorf("Personal Access Token %d name %q is given twice: each PAT of the pool is a different token", n, clip.Text(p.Name, 80)))
 			}
 			names[strings.TrimSpace(p.Name)] = true
 			if p.Secret.IsBlank() {
@@ -241,7 +243,7 @@ func (c *Config) Validate() error {
 	case AuthUAT:
 		errs = append(errs, c.UAT.validate()...)
 	default:
-		errs = append(errs, fmt.Errorf("auth method %q is not one of pat, jwt, password, uat", truncate(string(c.Auth), 20)))
+		errs = append(errs, fmt.Errorf("auth method %q is not one of pat, jwt, password, uat", clip.Text(string(c.Auth), 20)))
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"tabflow/internal/clip"
 )
 
 // ServerInfo is what GET /serverinfo says about the server.
@@ -135,7 +137,7 @@ var luidPattern = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]
 // must be: anything else (.., a slash, a name) is refused before a request.
 func CheckLUID(id string) error {
 	if !luidPattern.MatchString(id) {
-		return fmt.Errorf("%q is not a Tableau LUID (e.g. 9f9e9d9c-1a2b-4c3d-8e4f-5a6b7c8d9e0f)", truncate(id, 40))
+		return fmt.Errorf("%q is not a Tableau LUID (e.g. 9f9e9d9c-1a2b-4c3d-8e4f-5a6b7c8d9e0f)", clip.Text(id, 40))
 	}
 	return nil
 }
@@ -143,7 +145,7 @@ func CheckLUID(id string) error {
 // Check reports what is wrong with a content reference, if anything.
 func (r ContentRef) Check() error {
 	if !slices.Contains(ContentTypes, r.Type) {
-		return fmt.Errorf("type %q is not a Tableau content type (one of %s)", truncate(r.Type, 40), strings.Join(ContentTypes, ", "))
+		return fmt.Errorf("type %q is not a Tableau content type (one of %s)", clip.Text(r.Type, 40), strings.Join(ContentTypes, ", "))
 	}
 	if err := CheckLUID(r.LUID); err != nil {
 		return fmt.Errorf("luid %w", err)

@@ -281,24 +281,3 @@ func codeString(raw json.RawMessage) string {
 	}
 	return strings.Trim(string(raw), `" `)
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return truncateBytes(s, n) + fmt.Sprintf("… (%d bytes in all)", len(s))
-}
-
-// truncateBytes keeps at most n bytes of s, cutting between characters.
-func truncateBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"tabflow/internal/clip"
 )
 
 // Do makes any REST call within the session. path is relative to
@@ -62,22 +64,22 @@ func CheckPath(path string) error {
 	case strings.TrimSpace(path) == "":
 		return fmt.Errorf("is required (e.g. sites/{site-id}/users)")
 	case strings.EqualFold(first, "auth"):
-		return fmt.Errorf("%q is refused: tabflow signs in and out itself, and a session token must never reach a workflow result", truncate(path, 80))
+		return fmt.Errorf("%q is refused: tabflow signs in and out itself, and a session token must never reach a workflow result", clip.Text(path, 80))
 	case strings.Contains(path, "://") || strings.HasPrefix(path, "//"):
-		return fmt.Errorf("%q must be relative to /api/{version}/, not a full URL", truncate(path, 80))
+		return fmt.Errorf("%q must be relative to /api/{version}/, not a full URL", clip.Text(path, 80))
 	case strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "api/"):
-		return fmt.Errorf("%q must be relative to /api/{version}/: drop the /api/… prefix", truncate(path, 80))
+		return fmt.Errorf("%q must be relative to /api/{version}/: drop the /api/… prefix", clip.Text(path, 80))
 	case strings.ContainsAny(path, "?#"):
-		return fmt.Errorf("%q must not carry a query: pass query parameters separately", truncate(path, 80))
+		return fmt.Errorf("%q must not carry a query: pass query parameters separately", clip.Text(path, 80))
 	case strings.ContainsAny(path, "\\\x00\r\n"):
-		return fmt.Errorf("%q holds characters that do not belong in a path", truncate(path, 80))
+		return fmt.Errorf("%q holds characters that do not belong in a path", clip.Text(path, 80))
 	}
 	for _, seg := range strings.Split(path, "/") {
 		if seg == ".." || seg == "." {
-			return fmt.Errorf("%q must not contain . or .. segments", truncate(path, 80))
+			return fmt.Errorf("%q must not contain . or .. segments", clip.Text(path, 80))
 		}
 		if u, err := url.PathUnescape(seg); err != nil || u == ".." || strings.Contains(u, "/") {
-			return fmt.Errorf("%q holds an escaped segment that is not allowed", truncate(path, 80))
+			return fmt.Errorf("%q holds an escaped segment that is not allowed", clip.Text(path, 80))
 		}
 	}
 	return nil

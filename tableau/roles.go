@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"tabflow/internal/clip"
 )
 
 // SiteRole is a Tableau site role as the REST API spells it.
@@ -63,7 +65,7 @@ func parseRole(s string, allowed []SiteRole) (SiteRole, error) {
 			return "", fmt.Errorf("%q is not a site role: did you mean %q? (role names are case-sensitive)", s, r)
 		}
 	}
-	return "", fmt.Errorf("%q is not a site role tabflow can set: use one of %s", truncate(s, 64), joinRoles(allowed))
+	return "", fmt.Errorf("%q is not a site role tabflow can set: use one of %s", clip.Text(s, 64), joinRoles(allowed))
 }
 
 func joinRoles(roles []SiteRole) string {

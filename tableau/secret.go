@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"tabflow/internal/clip"
 )
 
 // Secret holds a credential (PAT secret, connected-app secret value, password).
@@ -100,11 +102,7 @@ func redact(s string, secrets ...Secret) string {
 // text itself ends with dropped (a server or proxy that cut its echo short),
 // then cut to at most n bytes.
 func scrub(s string, n int, secrets ...Secret) string {
-	s = trimSecretPrefix(redact(s, secrets...), secrets)
-	if len(s) <= n {
-		return s
-	}
-	return truncateBytes(s, n) + fmt.Sprintf("… (%d bytes in all)", len(s))
+	return clip.Text(trimSecretPrefix(redact(s, secrets...), secrets), n)
 }
 
 // minPartialSecret is the shortest beginning of a secret that trimSecretPrefix

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"tabflow/internal/clip"
 )
 
 // User is a site user as the REST API describes it.
@@ -94,7 +96,7 @@ func FilterValueOK(v string) bool { return !strings.Contains(v, ",") }
 // address). No match is a *UserNotFoundError.
 func (s *Session) FindUserByName(ctx context.Context, name string) (*User, error) {
 	if !FilterValueOK(name) {
-		return nil, &InputError{Err: fmt.Errorf("user name %q contains a comma, which Tableau's filter syntax cannot express", truncate(name, 80))}
+		return nil, &InputError{Err: fmt.Errorf("user name %q contains a comma, which Tableau's filter syntax cannot express", clip.Text(name, 80))}
 	}
 	p, err := s.ListUsersPage(ctx, ListUsersOptions{Filter: "name:eq:" + name, PageSize: MaxPageSize})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tabflow/activities"
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -44,8 +45,8 @@ type ProvisionResult = RoleResult
 // accounts: an unknown user fails, not retried. A user already at the role
 // gets no update call.
 func Provision(ctx workflow.Context, in ProvisionInput) (res *ProvisionResult, err error) {
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Provision %s → %s", bounded(in.User), bounded(in.Role)))
-	defer func() { showOutcome(ctx, res, err) }()
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Provision %s → %s", clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
+	defer func() { res, err = shown(ctx, res, err, (*RoleResult).message) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	role := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
@@ -71,8 +72,8 @@ type SetSiteRoleResult = RoleResult
 // SetSiteRole is site user management: like Provision, for every role
 // Tableau's Update User accepts.
 func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (res *SetSiteRoleResult, err error) {
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("SetSiteRole %s → %s", bounded(in.User), bounded(in.Role)))
-	defer func() { showOutcome(ctx, res, err) }()
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("SetSiteRole %s → %s", clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
+	defer func() { res, err = shown(ctx, res, err, (*RoleResult).message) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	role := p.checkRole("role", in.Role, tableau.ParseSettableRole)
@@ -117,21 +118,8 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHighe
 	return res, nil
 }
 
-// messenger is a result that says what it did in one line.
-type messenger interface{ message() string }
-
 func (r *RoleResult) message() string        { return r.Message }
 func (r *DeprovisionResult) message() string { return r.Message }
-
-// showOutcome puts the outcome in the workflow's current details, so the
-// Temporal UI shows it at a glance.
-func showOutcome[T messenger](ctx workflow.Context, res T, err error) {
-	if err != nil {
-		showFailure(ctx, err)
-		return
-	}
-	workflow.SetCurrentDetails(ctx, res.message())
-}
 
 // updateRole is the update activity, and a check that Tableau applied the
 // role asked for: with no licence left, Tableau may answer with another role
@@ -180,8 +168,8 @@ type DeprovisionResult struct {
 // the revoked role is the user's current one, so a stale or secondary grant
 // never strips access the user still holds. It never deletes the user.
 func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionResult, err error) {
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Deprovision %s (revoke %s)", bounded(in.User), bounded(in.Role)))
-	defer func() { showOutcome(ctx, res, err) }()
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Deprovision %s (revoke %s)", clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
+	defer func() { res, err = shown(ctx, res, err, (*DeprovisionResult).message) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	revoked := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)

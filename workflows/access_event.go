@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -117,11 +118,11 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 			p.add("requestId", "is required with reconcile (the plan's ID)")
 		}
 	default:
-		p.add("op", "%s must be grant, revoke or reconcile", quoteShort(string(ev.Op)))
+		p.add("op", "%q must be grant, revoke or reconcile", clip.Text(string(ev.Op), 64))
 	}
 	if ev.At != "" {
 		if t, err := time.Parse(time.RFC3339, ev.At); err != nil {
-			p.add("at", "%s must be an RFC 3339 time such as 2026-11-23T10:00:00Z", quoteShort(ev.At))
+			p.add("at", "%q must be an RFC 3339 time such as 2026-11-23T10:00:00Z", clip.Text(ev.At, 64))
 		} else {
 			out.at = &t
 		}
@@ -133,14 +134,14 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 		p.add("duration", "and expiresAt are for grants only")
 	case ev.Duration != "":
 		if d, err := time.ParseDuration(ev.Duration); err != nil || d <= 0 {
-			p.add("duration", "%s must be a positive Go duration such as 8h or 30m", quoteShort(ev.Duration))
+			p.add("duration", "%q must be a positive Go duration such as 8h or 30m", clip.Text(ev.Duration, 64))
 		} else {
 			t := received.Add(d)
 			out.expiresAt = &t
 		}
 	case ev.ExpiresAt != "":
 		if t, err := time.Parse(time.RFC3339, ev.ExpiresAt); err != nil {
-			p.add("expiresAt", "%s must be an RFC 3339 time such as 2026-11-23T18:00:00Z", quoteShort(ev.ExpiresAt))
+			p.add("expiresAt", "%q must be an RFC 3339 time such as 2026-11-23T18:00:00Z", clip.Text(ev.ExpiresAt, 64))
 		} else if !t.After(received) {
 			p.add("expiresAt", "%s is in the past", ev.ExpiresAt)
 		} else {
@@ -205,9 +206,6 @@ func capRecord(rec AccessRecord) AccessRecord {
 	}
 	return rec
 }
-
-// bounded is a field from input as a message shows it.
-func bounded(s string) string { return truncateText(s, maxFieldBytes) }
 
 // thousands writes n as people read it: 11,997.
 func thousands(n int) string {

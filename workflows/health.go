@@ -177,21 +177,7 @@ func (r *HealthCheckResult) add(name string, err error, okMsg, failMsg string) {
 		r.Checks = append(r.Checks, CheckResult{Name: name, OK: true, Message: okMsg})
 		return
 	}
-	r.Checks = append(r.Checks, CheckResult{Name: name, Message: failMsg, Cause: rootMessage(err)})
-}
-
-// rootMessage is the innermost application error's message: Tableau's words
-// without Temporal's "activity error (…)" wrapping.
-func rootMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	var timeoutErr *temporal.TimeoutError
-	if errors.As(err, &timeoutErr) {
-		return "Tableau did not answer in time (" + timeoutErr.TimeoutType().String() + " timeout)"
-	}
-	return err.Error()
+	r.Checks = append(r.Checks, CheckResult{Name: name, Message: failMsg, Cause: activities.RootMessage(err)})
 }
 
 func errorType(err error) string {

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"tabflow/activities"
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -123,17 +124,7 @@ func fieldName(name string) string {
 	if len(name) <= 64 && !strings.ContainsFunc(name, unicode.IsControl) {
 		return name
 	}
-	return quoteShort(name)
-}
-
-// quoteShort quotes at most a short prefix of a value from input, so a
-// megabyte of input never becomes a megabyte of error message.
-func quoteShort(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	return strconv.Quote(strings.ToValidUTF8(s[:max], "")) + fmt.Sprintf("… (%d bytes)", len(s))
+	return strconv.Quote(clip.Text(name, 64))
 }
 
 func jsonFieldNames(t reflect.Type) []string {
@@ -203,11 +194,11 @@ func (p *problems) checkUserName(field, name string) {
 	case len(name) > maxNameLength:
 		p.add(field, "is %d characters long; Tableau user names have at most %d", len(name), maxNameLength)
 	case strings.TrimSpace(name) != name:
-		p.add(field, "%s must not start or end with spaces", quoteShort(name))
+		p.add(field, "%q must not start or end with spaces", clip.Text(name, 64))
 	case strings.ContainsFunc(name, unicode.IsControl):
-		p.add(field, "%s contains control characters", quoteShort(name))
+		p.add(field, "%q contains control characters", clip.Text(name, 64))
 	case !tableau.FilterValueOK(name):
-		p.add(field, "%s contains a comma: Tableau's user filter (name:eq:…) cannot look such a name up", quoteShort(name))
+		p.add(field, "%q contains a comma: Tableau's user filter (name:eq:…) cannot look such a name up", clip.Text(name, 64))
 	}
 }
 
@@ -238,7 +229,7 @@ func (p *problems) checkQuery(field string, q map[string]string) {
 	keys := slices.Sorted(maps.Keys(q)) // map order must not leak into workflow history
 	for _, k := range keys {
 		if len(k)+len(q[k]) > maxTextLength {
-			p.add(field, "parameter %s is %d bytes long; at most %d", quoteShort(k), len(k)+len(q[k]), maxTextLength)
+			p.add(field, "parameter %q is %d bytes long; at most %d", clip.Text(k, 64), len(k)+len(q[k]), maxTextLength)
 		}
 	}
 }

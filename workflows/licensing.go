@@ -40,7 +40,7 @@ func lowerWarnings(ctx workflow.Context, u *tableau.User, next tableau.SiteRole)
 func licensingWarnings(u *tableau.User, groups []tableau.Group, readErr error, next tableau.SiteRole) []string {
 	var out []string
 	if readErr != nil {
-		out = append(out, fmt.Sprintf("could not read the user's groups (%s): a group that licenses at sign-in may undo this change", capText(rootMessage(readErr), 200)))
+		out = append(out, fmt.Sprintf("could not read the user's groups (%s): a group that licenses at sign-in may undo this change", capText(activities.RootMessage(readErr), 200)))
 	}
 	for _, g := range groups {
 		role := g.LicensingRole()
@@ -67,7 +67,7 @@ func ownedContent(ctx workflow.Context, u *tableau.User) (*activities.OwnedConte
 	var owned activities.OwnedContent
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, accessActivity), a.OwnedContent, activities.OwnedContentInput{UserID: u.ID, Name: u.Name, FullName: u.FullName}).Get(ctx, &owned)
 	if err != nil {
-		return nil, fmt.Sprintf("could not read what %s owns (%s)", u.Name, capText(rootMessage(err), 200))
+		return nil, fmt.Sprintf("could not read what %s owns (%s)", u.Name, capText(activities.RootMessage(err), 200))
 	}
 	var parts []string
 	for _, kind := range []struct {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tabflow/activities"
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -67,7 +68,7 @@ const defaultUsersPageSize = 100
 func ListUsers(ctx workflow.Context, in ListUsersInput) (*ListUsersResult, error) {
 	p := problems(in.problems)
 	if in.Filter != "" && p.checkText("filter", in.Filter) && !filterPattern.MatchString(in.Filter) {
-		p.add("filter", "%s must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", quoteShort(in.Filter))
+		p.add("filter", "%q must be Tableau filter syntax field:operator:value, e.g. siteRole:eq:Viewer", clip.Text(in.Filter, 64))
 	}
 	if in.PageNumber < 0 {
 		p.add("pageNumber", "must be 1 or more")
@@ -200,7 +201,7 @@ func SearchContent(ctx workflow.Context, in SearchContentInput) (*tableau.Search
 	}
 	res, err := runRead[tableau.SearchResult](ctx, a.SearchContent, tableau.SearchOptions{Terms: in.Terms, Page: in.Page, Limit: in.Limit, Filter: in.Filter})
 	return shown(ctx, res, err, func(r *tableau.SearchResult) string {
-		return fmt.Sprintf("%d of %d hits for %s", len(r.Items), r.Total, quoteShort(in.Terms))
+		return fmt.Sprintf("%d of %d hits for %q", len(r.Items), r.Total, clip.Text(in.Terms, 64))
 	})
 }
 
@@ -267,7 +268,7 @@ var requestMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, h
 func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauRequestResult, error) {
 	p := problems(in.problems)
 	if !slices.Contains(requestMethods, in.Method) {
-		p.add("method", "%s must be one of %s", quoteShort(in.Method), strings.Join(requestMethods, ", "))
+		p.add("method", "%q must be one of %s", clip.Text(in.Method, 64), strings.Join(requestMethods, ", "))
 	}
 	p.checkQuery("query", in.Query)
 	if len(in.Path) > maxPathLength {
@@ -280,7 +281,7 @@ func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauReque
 		case len(in.Body) > maxBodyBytes:
 			p.add("body", "is %d bytes; at most %d", len(in.Body), maxBodyBytes)
 		case body[0] != '{' && body[0] != '[':
-			p.add("body", "must be a JSON object or array, not %s", truncateText(body, 40))
+			p.add("body", "must be a JSON object or array, not %s", clip.Text(body, 40))
 		case in.Method == http.MethodGet || in.Method == http.MethodDelete:
 			p.add("body", "is not sent with %s", in.Method)
 		}
@@ -294,7 +295,7 @@ func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauReque
 	}
 	res, err := runWith[TableauRequestResult](ctx, opts, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
 	return shown(ctx, res, err, func(r *TableauRequestResult) string {
-		return fmt.Sprintf("%s %s → %d", in.Method, truncateText(in.Path, 200), r.Status)
+		return fmt.Sprintf("%s %s → %d", in.Method, clip.Text(in.Path, 200), r.Status)
 	})
 }
 
@@ -302,21 +303,9 @@ func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauReque
 // details (the Temporal UI shows them at a glance), and passes it through.
 func shown[T any](ctx workflow.Context, res *T, err error, describe func(*T) string) (*T, error) {
 	if err != nil {
-		showFailure(ctx, err)
+		workflow.SetCurrentDetails(ctx, "failed: "+clip.Text(activities.RootMessage(err), 500))
 		return nil, err
 	}
 	workflow.SetCurrentDetails(ctx, describe(res))
 	return res, nil
-}
-
-func showFailure(ctx workflow.Context, err error) {
-	workflow.SetCurrentDetails(ctx, "failed: "+truncateText(rootMessage(err), 500))
-}
-
-// truncateText keeps at most n bytes of s (whole characters) and marks the cut.
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

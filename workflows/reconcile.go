@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"tabflow/activities"
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -86,7 +87,7 @@ func (in ReconcileInput) check() (maxChanges int, within time.Duration, err erro
 	switch in.Mode {
 	case "", ReconcilePlanOnly, ReconcileApprove, ReconcileAuto:
 	default:
-		p.add("mode", "%s must be plan, approve or auto", quoteShort(in.Mode))
+		p.add("mode", "%q must be plan, approve or auto", clip.Text(in.Mode, 64))
 	}
 	maxChanges = defaultMaxChanges
 	if in.MaxChanges != nil {
@@ -100,7 +101,7 @@ func (in ReconcileInput) check() (maxChanges int, within time.Duration, err erro
 	within = defaultApproveWithin
 	if in.ApproveWithin != "" {
 		if d, perr := time.ParseDuration(in.ApproveWithin); perr != nil || d <= 0 {
-			p.add("approveWithin", "%s must be a positive Go duration such as 24h", quoteShort(in.ApproveWithin))
+			p.add("approveWithin", "%q must be a positive Go duration such as 24h", clip.Text(in.ApproveWithin, 64))
 		} else {
 			within = d
 		}
@@ -156,7 +157,7 @@ func awaitApproval(ctx workflow.Context, plan *ReconcilePlan, within time.Durati
 		case approved:
 			return newInvalidInput("plan " + plan.PlanID + " is already approved")
 		case in.PlanID != plan.PlanID:
-			return newInvalidInput(fmt.Sprintf("planId %s is not this run's plan (%s): approve the plan you reviewed, on the run that made it", quoteShort(in.PlanID), plan.PlanID))
+			return newInvalidInput(fmt.Sprintf("planId %q is not this run's plan (%s): approve the plan you reviewed, on the run that made it", clip.Text(in.PlanID, 64), plan.PlanID))
 		}
 		return nil
 	}}); err != nil {
@@ -178,7 +179,7 @@ func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 		rec, err := runWith[AccessRecord](ctx, accessActivity, a.SendToEntity, in)
 		switch {
 		case err != nil:
-			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(rootMessage(err), 300)))
+			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(activities.RootMessage(err), 300)))
 		case rec.Outcome == OutcomeApplied:
 			plan.Applied++
 		case rec.Outcome == OutcomeFailed || rec.Outcome == OutcomeRejected:

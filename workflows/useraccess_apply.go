@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"tabflow/activities"
 	"tabflow/tableau"
 )
 
@@ -76,7 +77,7 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 		res = RoleResult{PreviousRole: dres.PreviousRole, Role: dres.Role, Changed: dres.Changed, Message: dres.Message, Warnings: dres.Warnings}
 	}
 	if err != nil {
-		rec.Outcome, rec.Message = OutcomeFailed, rootMessage(err)
+		rec.Outcome, rec.Message = OutcomeFailed, activities.RootMessage(err)
 		return false
 	}
 	rec.Warnings = append(res.Warnings, e.st.commit(c, tableau.SiteRole(res.PreviousRole))...)

@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"tabflow/activities"
 	"tabflow/tableau"
 )
 
@@ -131,7 +132,7 @@ func (st *UserAccessState) handleV1(ctx workflow.Context, user string, ev access
 	if err != nil {
 		// Not marked as seen: a redelivery of the same request may succeed
 		// (e.g. once the user has signed in to Tableau).
-		rec.Outcome, rec.Message = OutcomeFailed, rootMessage(err)
+		rec.Outcome, rec.Message = OutcomeFailed, activities.RootMessage(err)
 		return
 	}
 	rec.Outcome = OutcomeUnchanged

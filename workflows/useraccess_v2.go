@@ -7,6 +7,8 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"tabflow/activities"
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -117,7 +119,7 @@ func newEntityV2(ctx workflow.Context, in UserAccessInput) *entityV2 {
 	id, want := info.WorkflowExecution.ID, UserAccessWorkflowID(info.TaskQueueName, in.User)
 	if id != want && id != legacyUserAccessWorkflowID(in.User) {
 		e.misrouted = fmt.Sprintf("this entityV2's ID %q does not match its task queue %q and user: the entityV2 for that site and user is %q, so no event is applied here",
-			truncateText(id, 120), info.TaskQueueName, truncateText(want, 120))
+			clip.Text(id, 120), info.TaskQueueName, clip.Text(want, 120))
 	}
 	return e
 }
@@ -283,7 +285,7 @@ func (e *entityV2) applyNext(ctx workflow.Context) {
 
 func (e *entityV2) newRecord(ev accessEventV2, received time.Time, outcome Outcome, msg string) AccessRecord {
 	e.st.Seq++
-	return AccessRecord{Seq: e.st.Seq, Op: Op(bounded(string(ev.Op))), Role: bounded(ev.Role), RequestID: bounded(ev.RequestID), At: bounded(ev.At),
+	return AccessRecord{Seq: e.st.Seq, Op: Op(clip.Text(string(ev.Op), maxFieldBytes)), Role: clip.Text(ev.Role, maxFieldBytes), RequestID: clip.Text(ev.RequestID, maxFieldBytes), At: clip.Text(ev.At, maxFieldBytes),
 		ReceivedAt: received, Outcome: outcome, Message: msg}
 }
 
@@ -368,7 +370,7 @@ func (e *entityV2) revoke(ctx workflow.Context, rec *AccessRecord, role tableau.
 // entityV2's memory (a failure leaves it as it was, matching Tableau).
 func (e *entityV2) settle(rec *AccessRecord, err error, grants []Grant, before, after string, changed bool, msg string) bool {
 	if err != nil {
-		rec.Outcome, rec.Message = OutcomeFailed, rootMessage(err)
+		rec.Outcome, rec.Message = OutcomeFailed, activities.RootMessage(err)
 		return false
 	}
 	e.st.Grants = grants

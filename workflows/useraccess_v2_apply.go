@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -148,7 +149,7 @@ func parseEventV2(ev accessEventV2, now time.Time) (parsedEventV2, string) {
 func boundedProblemsV2(ps []string) []string {
 	out := make([]string, len(ps))
 	for i, s := range ps {
-		out[i] = truncateText(s, 2*maxFieldBytesV2)
+		out[i] = clip.Text(s, 2*maxFieldBytesV2)
 	}
 	return out
 }
