@@ -94,15 +94,20 @@ type parsedEvent struct {
 	expiresAt *time.Time
 }
 
+// checkSizes bounds every field of an access event before anything reads it.
+func (p *problems) checkSizes(ev AccessEvent, limit int) {
+	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
+		if len(f.value) > limit {
+			p.add(f.name, "is %d bytes long; at most %d", len(f.value), limit)
+		}
+	}
+}
+
 // parseEvent checks an access event that arrived at received (a duration
 // counts from then); a non-empty message rejects it.
 func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 	p := problems(capProblems(ev.problems))
-	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
-		if len(f.value) > maxFieldBytes {
-			p.add(f.name, "is %d bytes long; at most %d", len(f.value), maxFieldBytes)
-		}
-	}
+	p.checkSizes(ev, maxFieldBytes)
 	if len(p) > 0 {
 		return parsedEvent{}, "invalid access event: " + joinProblems(p)
 	}

@@ -26,8 +26,6 @@ const (
 	maxRequestIDsV2    = 10_000
 	maxPendingV2       = 500
 	maxFieldBytesV2    = 256
-	maxRunEventsV2     = 2_000
-	maxRunBytesV2      = 4 << 20
 	expiryRetryDelayV2 = 10 * time.Minute
 )
 
@@ -115,30 +113,18 @@ func newEntityV2(ctx workflow.Context, in UserAccessInput) *entityV2 {
 		e.queue = append(e.queue, queuedV2{pendingV2: pendingV2{Event: accessEventV2{Op: p.Event.Op, Role: p.Event.Role, RequestID: p.Event.RequestID, At: p.Event.At, Duration: p.Event.Duration, ExpiresAt: p.Event.ExpiresAt}, ReceivedAt: p.ReceivedAt}})
 	}
 	st.Pending = nil
-	info := workflow.GetInfo(ctx)
-	id, want := info.WorkflowExecution.ID, UserAccessWorkflowID(info.TaskQueueName, in.User)
-	if id != want && id != legacyUserAccessWorkflowID(in.User) {
-		e.misrouted = fmt.Sprintf("this entityV2's ID %q does not match its task queue %q and user: the entityV2 for that site and user is %q, so no event is applied here",
-			clip.Text(id, 120), info.TaskQueueName, clip.Text(want, 120))
-	}
+	e.misrouted = misrouted(ctx, in.User, true)
 	return e
 }
 
 func (e *entityV2) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, HistoryQuery, e.st.historyPage); err != nil {
-		return err
-	}
-	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return e.st.Grants, nil }); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, AccessUpdate, e.onUpdate,
-		workflow.UpdateHandlerOptions{Validator: e.validateUpdate}); err != nil {
+	if err := registerAccess(ctx, e.st, func() []Grant { return e.st.Grants }, e.onUpdate, e.validateUpdate); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandler(ctx, ForgetUpdate, func(ctx workflow.Context) (string, error) {
 		e.drainSignals(ctx) // signals that arrived first are still applied
 		e.forget = true
-		return fmt.Sprintf("the entityV2 ends once its %d queuedV2 events are applied; the grants it holds stay in Tableau", len(e.queue)), nil
+		return fmt.Sprintf("the entity ends once its %d queued events are applied; the grants it holds stay in Tableau", len(e.queue)), nil
 	})
 }
 
@@ -174,12 +160,7 @@ func (e *entityV2) onUpdate(ctx workflow.Context, ev accessEventV2) (AccessRecor
 	e.tickets++
 	ticket := e.tickets
 	e.queue = append(e.queue, queuedV2{pendingV2: pendingV2{Event: ev, ReceivedAt: workflow.Now(ctx)}, ticket: ticket})
-	if err := workflow.Await(ctx, func() bool { return e.answers[ticket] != nil }); err != nil {
-		return AccessRecord{}, err
-	}
-	rec := *e.answers[ticket]
-	delete(e.answers, ticket)
-	return rec, nil
+	return awaitAnswer(ctx, e.answers, ticket)
 }
 
 // drainSignals queues every buffered access signal; an invalid one, or one
@@ -227,48 +208,26 @@ func (e *entityV2) run(ctx workflow.Context) (*UserAccessResult, error) {
 // wait blocks until an event arrives or a grant expires: with no time-bound
 // grant, it waits without a timer, which costs nothing.
 func (e *entityV2) wait(ctx workflow.Context) error {
-	ready := func() bool { return len(e.queue) > 0 || e.signals.Len() > 0 || e.forget }
-	next := e.nextExpiry()
-	if next == nil {
-		return workflow.Await(ctx, ready)
-	}
-	_, err := workflow.AwaitWithTimeout(ctx, max(next.Sub(workflow.Now(ctx)), time.Millisecond), ready)
-	return err
+	return awaitUntil(ctx, e.nextExpiry(), func() bool { return len(e.queue) > 0 || e.signals.Len() > 0 || e.forget })
 }
 
 func (e *entityV2) shouldContinueAsNew(ctx workflow.Context) bool {
-	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > maxRunEventsV2 ||
-		info.GetCurrentHistorySize() > maxRunBytesV2 || (e.in.MaxEventsPerRun > 0 && e.handled >= e.in.MaxEventsPerRun)
+	return runIsFull(ctx, e.in.MaxEventsPerRun, e.handled)
 }
 
 // continueAsNew hands the whole state to a new run. Every accepted update is
 // answered first (updates cannot cross runs); queuedV2 signals travel as
 // Pending, and signals buffered now are drained into it.
 func (e *entityV2) continueAsNew(ctx workflow.Context) error {
-	for {
-		for slices.ContainsFunc(e.queue, func(q queuedV2) bool { return q.ticket > 0 }) {
-			e.applyNext(ctx)
-		}
-		if workflow.AllHandlersFinished(ctx) {
-			break
-		}
-		if err := workflow.Await(ctx, func() bool {
-			return workflow.AllHandlersFinished(ctx) || slices.ContainsFunc(e.queue, func(q queuedV2) bool { return q.ticket > 0 })
-		}); err != nil {
-			return err
-		}
+	hasTicket := func() bool { return slices.ContainsFunc(e.queue, func(q queuedV2) bool { return q.ticket > 0 }) }
+	if err := answerEveryUpdate(ctx, hasTicket, e.applyNext); err != nil {
+		return err
 	}
 	e.drainSignals(ctx)
 	for _, q := range e.queue {
-		ev := q.Event
-		e.st.Pending = append(e.st.Pending, PendingEvent{Event: AccessEvent{Op: ev.Op, Role: ev.Role, RequestID: ev.RequestID, At: ev.At, Duration: ev.Duration, ExpiresAt: ev.ExpiresAt}, ReceivedAt: q.ReceivedAt})
+		e.st.Pending = append(e.st.Pending, PendingEvent{Event: AccessEvent(q.Event), ReceivedAt: q.ReceivedAt})
 	}
-	e.st.Forget = e.forget
-	next := e.in
-	next.State = e.st
-	next.IdleTimeout = ""
-	return workflow.NewContinueAsNewError(ctx, UserAccessWorkflow, next)
+	return continueWith(ctx, e.in, e.st, e.forget)
 }
 
 // applyNext applies the first queuedV2 event and answers its update, if any.

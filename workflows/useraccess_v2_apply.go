@@ -97,11 +97,7 @@ type parsedEventV2 struct {
 // parseEventV2 checks an access event; a non-empty message rejects it.
 func parseEventV2(ev accessEventV2, now time.Time) (parsedEventV2, string) {
 	p := problems(boundedProblemsV2(ev.problems))
-	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
-		if len(f.value) > maxFieldBytesV2 {
-			p.add(f.name, "is %d bytes long; at most %d", len(f.value), maxFieldBytesV2)
-		}
-	}
+	p.checkSizes(AccessEvent(ev), maxFieldBytesV2)
 	if len(p) > 0 {
 		return parsedEventV2{}, "invalid access event: " + joinProblems(p)
 	}
