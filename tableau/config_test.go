@@ -191,3 +191,22 @@ func TestPATPoolFromTheEnvironmentAndTheFile(t *testing.T) {
 	assert.ErrorContains(t, err, `Personal Access Token 2 name "one" is given twice`)
 	assert.ErrorContains(t, err, "Personal Access Token 3 secret is required")
 }
+
+// Every field of an update reaches the connection, and an update that
+// leaves them blank keeps them all.
+func TestApplyCarriesEveryField(t *testing.T) {
+	fields := func(c tableau.Config) []string {
+		return []string{c.ServerURL, c.Site, c.APIVersion, string(c.Auth), c.PATName, c.PATSecret.Masked(), c.JWT.ClientID, c.JWT.SecretID,
+			c.JWT.Secret.Masked(), c.JWT.Username, strings.Join(c.JWT.Scopes, " "), c.Username, c.Password.Masked(), c.CAFile,
+			c.UAT.PrivateKeyFile, c.UAT.KeyID, c.UAT.Issuer, c.UAT.TenantID, c.UAT.Username, c.UAT.UsernameClaim, strings.Join(c.UAT.Scopes, " ")}
+	}
+	c := tableau.Config{}.Apply(tableau.ConnectionUpdate{ServerURL: " host ", Site: "site", APIVersion: "3.24", Auth: tableau.AuthUAT,
+		PATName: "pat", PATSecret: "pat-secret-1111", JWTClientID: "client", JWTSecretID: "secret-id", JWTSecret: "jwt-secret-2222",
+		JWTUsername: "jwt-user", JWTScopes: []string{"scope-a"}, Username: "user", Password: "password-3333", CAFile: "ca.pem",
+		UATPrivateKeyFile: "key.pem", UATKeyID: "kid", UATIssuer: "issuer", UATTenantID: "tenant", UATUsername: "uat-user",
+		UATUsernameClaim: "email", UATScopes: []string{"scope-b"}})
+	want := []string{"host", "site", "3.24", "uat", "pat", "••••••••1111", "client", "secret-id", "••••••••2222", "jwt-user", "scope-a",
+		"user", "••••••••3333", "ca.pem", "key.pem", "kid", "issuer", "tenant", "uat-user", "email", "scope-b"}
+	assert.Equal(t, want, fields(c))
+	assert.Equal(t, want, fields(c.Apply(tableau.ConnectionUpdate{Site: "site"})), "blank fields keep what is stored")
+}

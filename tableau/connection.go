@@ -156,42 +156,39 @@ type ConnectionUpdate struct {
 
 // Apply returns c edited by u. The result is not yet validated.
 func (c Config) Apply(u ConnectionUpdate) Config {
-	keep := func(stored *string, v string) {
-		if strings.TrimSpace(v) != "" {
-			*stored = strings.TrimSpace(v)
+	texts := []struct {
+		stored *string
+		v      string
+	}{
+		{&c.ServerURL, u.ServerURL}, {&c.APIVersion, u.APIVersion}, {&c.PATName, u.PATName},
+		{&c.JWT.ClientID, u.JWTClientID}, {&c.JWT.SecretID, u.JWTSecretID}, {&c.JWT.Username, u.JWTUsername},
+		{&c.Username, u.Username}, {&c.CAFile, u.CAFile},
+		{&c.UAT.PrivateKeyFile, u.UATPrivateKeyFile}, {&c.UAT.KeyID, u.UATKeyID}, {&c.UAT.Issuer, u.UATIssuer},
+		{&c.UAT.TenantID, u.UATTenantID}, {&c.UAT.Username, u.UATUsername}, {&c.UAT.UsernameClaim, u.UATUsernameClaim},
+	}
+	for _, f := range texts {
+		if v := strings.TrimSpace(f.v); v != "" {
+			*f.stored = v
 		}
 	}
-	keepSecret := func(stored *Secret, v string) {
-		if v != "" {
-			*stored = NewSecret(v)
+	secrets := []struct {
+		stored *Secret
+		v      string
+	}{{&c.PATSecret, u.PATSecret}, {&c.JWT.Secret, u.JWTSecret}, {&c.Password, u.Password}}
+	for _, f := range secrets {
+		if f.v != "" {
+			*f.stored = NewSecret(f.v)
 		}
 	}
-	keep(&c.ServerURL, u.ServerURL)
+	lists := []struct{ stored, v *[]string }{{&c.JWT.Scopes, &u.JWTScopes}, {&c.UAT.Scopes, &u.UATScopes}}
+	for _, f := range lists {
+		if len(*f.v) > 0 {
+			*f.stored = *f.v
+		}
+	}
 	c.Site = strings.TrimSpace(u.Site)
-	keep(&c.APIVersion, u.APIVersion)
 	if u.Auth != "" {
 		c.Auth = u.Auth
-	}
-	keep(&c.PATName, u.PATName)
-	keepSecret(&c.PATSecret, u.PATSecret)
-	keep(&c.JWT.ClientID, u.JWTClientID)
-	keep(&c.JWT.SecretID, u.JWTSecretID)
-	keepSecret(&c.JWT.Secret, u.JWTSecret)
-	keep(&c.JWT.Username, u.JWTUsername)
-	if len(u.JWTScopes) > 0 {
-		c.JWT.Scopes = u.JWTScopes
-	}
-	keep(&c.Username, u.Username)
-	keepSecret(&c.Password, u.Password)
-	keep(&c.CAFile, u.CAFile)
-	keep(&c.UAT.PrivateKeyFile, u.UATPrivateKeyFile)
-	keep(&c.UAT.KeyID, u.UATKeyID)
-	keep(&c.UAT.Issuer, u.UATIssuer)
-	keep(&c.UAT.TenantID, u.UATTenantID)
-	keep(&c.UAT.Username, u.UATUsername)
-	keep(&c.UAT.UsernameClaim, u.UATUsernameClaim)
-	if len(u.UATScopes) > 0 {
-		c.UAT.Scopes = u.UATScopes
 	}
 	return c
 }

@@ -44,39 +44,30 @@ type ProvisionResult = RoleResult
 // Provision sets a user's site role when access is granted. It never creates
 // accounts: an unknown user fails, not retried. A user already at the role
 // gets no update call.
-func Provision(ctx workflow.Context, in ProvisionInput) (res *ProvisionResult, err error) {
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Provision %s → %s", clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
-	defer func() { res, err = shown(ctx, res, err, (*RoleResult).message) }()
-	p := problems(in.problems)
-	p.checkUserName("user", in.User)
-	role := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return setRole(ctx, in.User, role, in.KeepHigher)
+func Provision(ctx workflow.Context, in ProvisionInput) (*ProvisionResult, error) {
+	return changeRole(ctx, ProvisionWorkflow, in, tableau.ParseProvisionableRole)
 }
 
 // SetSiteRoleInput sets any settable role, Unlicensed and
 // SiteAdministratorCreator included.
-type SetSiteRoleInput struct {
-	User string `json:"user"`
-	Role string `json:"role"`
-	// KeepHigher, as for Provision: a user whose role is higher keeps it.
-	KeepHigher bool `json:"keepHigher,omitempty"`
-	inputProblems
-}
+type SetSiteRoleInput ProvisionInput
 
 // SetSiteRoleResult is SetSiteRole's result.
 type SetSiteRoleResult = RoleResult
 
 // SetSiteRole is site user management: like Provision, for every role
 // Tableau's Update User accepts.
-func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (res *SetSiteRoleResult, err error) {
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("SetSiteRole %s → %s", clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
+func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (*SetSiteRoleResult, error) {
+	return changeRole(ctx, SetSiteRoleWorkflow, ProvisionInput(in), tableau.ParseSettableRole)
+}
+
+// changeRole is Provision and SetSiteRole: they differ in the roles parse accepts.
+func changeRole(ctx workflow.Context, name string, in ProvisionInput, parse func(string) (tableau.SiteRole, error)) (res *RoleResult, err error) {
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s → %s", name, clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
 	defer func() { res, err = shown(ctx, res, err, (*RoleResult).message) }()
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
-	role := p.checkRole("role", in.Role, tableau.ParseSettableRole)
+	role := p.checkRole("role", in.Role, parse)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -36,6 +36,15 @@ func runRead[T any](ctx workflow.Context, activity any, args ...any) (*T, error)
 	return runWith[T](ctx, readActivity, activity, args...)
 }
 
+// runReadJSON runs a read activity whose result is Tableau's JSON as is.
+func runReadJSON(ctx workflow.Context, activity any, args ...any) (json.RawMessage, error) {
+	out, err := runRead[json.RawMessage](ctx, activity, args...)
+	if err != nil {
+		return nil, err
+	}
+	return *out, nil
+}
+
 // runWith runs one activity with opts.
 func runWith[T any](ctx workflow.Context, opts workflow.ActivityOptions, activity any, args ...any) (*T, error) {
 	ctx = workflow.WithActivityOptions(ctx, opts)
@@ -169,11 +178,7 @@ func ListCollections(ctx workflow.Context, in ListCollectionsInput) (json.RawMes
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	out, err := runRead[json.RawMessage](ctx, a.ListCollections, activities.ListCollectionsInput{Query: in.Query})
-	if err != nil {
-		return nil, err
-	}
-	return *out, nil
+	return runReadJSON(ctx, a.ListCollections, activities.ListCollectionsInput{Query: in.Query})
 }
 
 // SearchContentInput is a content search: {"terms":"sales","filter":"type:eq:workbook"}.
@@ -236,11 +241,7 @@ func UsageStats(ctx workflow.Context, in UsageStatsInput) (json.RawMessage, erro
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	out, err := runRead[json.RawMessage](ctx, a.UsageStats, items)
-	if err != nil {
-		return nil, err
-	}
-	return *out, nil
+	return runReadJSON(ctx, a.UsageStats, items)
 }
 
 // TableauRequestInput is any REST call:
