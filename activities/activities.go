@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/internal/every"
 	"tabflow/tableau"
 )
 
@@ -75,22 +76,10 @@ func heartbeat(ctx context.Context) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
 	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return func() { close(done) }
+	return every.Tick(ctx, heartbeatEvery, func() bool {
+		activity.RecordHeartbeat(ctx)
+		return true
+	})
 }
 
 // FindUserInput names a user (on Tableau Cloud, the e-mail address).

@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/internal/every"
 	"tabflow/tableau"
 	"tabflow/workflows"
 )
@@ -169,34 +170,27 @@ func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, f
 		// The lease runs TTL from when it was granted, which is Waited after
 		// the request reached the lease workflow, so no earlier than sent +
 		// Waited: a holder that queued behind another keeps its full lease.
-		lost, stop := make(chan struct{}), make(chan struct{})
-		go l.keep(ctx, id, req, sent.Add(grant.Waited+grant.TTL-leaseMargin), lost, stop)
+		lost := make(chan struct{})
+		stop := every.Tick(context.WithoutCancel(ctx), leaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.Waited+grant.TTL-leaseMargin), lost))
 		released := false
 		return lost, func() {
 			if !released {
 				released = true
-				close(stop)
+				stop()
 				l.release(id, req)
 			}
 		}, nil
 	}
 }
 
-// keep renews the lease until released; when a renewal cannot be confirmed
-// before deadline (measured from when it was sent, so always before the
-// lease workflow's own expiry), it closes lost.
-func (l *FleetLock) keep(ctx context.Context, id string, req workflows.LeaseRequest, deadline time.Time, lost, stop chan struct{}) {
-	tick := time.NewTicker(leaseRenewEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+// renewal renews the lease, every tick until released; when a renewal
+// cannot be confirmed before deadline (measured from when it was sent, so
+// always before the lease workflow's own expiry), it closes lost and stops.
+func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseRequest, deadline time.Time, lost chan struct{}) func() bool {
+	return func() bool {
 		if time.Now().After(deadline) {
 			close(lost)
-			return
+			return false
 		}
 		sent := time.Now()
 		rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
@@ -204,13 +198,14 @@ func (l *FleetLock) keep(ctx context.Context, id string, req workflows.LeaseRequ
 		cancel()
 		if err == nil {
 			deadline = sent.Add(grant.TTL - leaseMargin)
-			continue
+			return true
 		}
 		var gone *leaseGone
 		if errors.As(err, &gone) || time.Now().After(deadline) {
 			close(lost)
-			return
+			return false
 		}
+		return true
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/internal/every"
 	"tabflow/workflows"
 )
 
@@ -36,37 +37,27 @@ func (a *app) showProgress(ctx context.Context, c client.Client, id string) (sto
 		return func() {}
 	}
 	fmt.Fprintf(f, "following %s: temporal workflow show -w %s (Web UI: http://localhost:8233/namespaces/default/workflows/%s)\n", id, id, id)
-	done := make(chan struct{})
-	go func() {
-		last := ""
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
-			}
-			d, err := c.DescribeWorkflowExecution(ctx, id, "")
-			if err != nil {
+	last := ""
+	return every.Tick(ctx, time.Second, func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return true
+		}
+		for _, p := range d.GetPendingActivities() {
+			if p.GetAttempt() < 2 || p.GetLastFailure() == nil {
 				continue
 			}
-			for _, p := range d.GetPendingActivities() {
-				if p.GetAttempt() < 2 || p.GetLastFailure() == nil {
-					continue
-				}
-				line := fmt.Sprintf("%s attempt %d: %s", p.GetActivityType().GetName(), p.GetAttempt(), p.GetLastFailure().GetMessage())
-				if next := p.GetNextAttemptScheduleTime(); next != nil {
-					line += fmt.Sprintf(" — retrying in %s", time.Until(next.AsTime()).Round(time.Second))
-				}
-				if line != last {
-					fmt.Fprintln(f, line)
-					last = line
-				}
+			line := fmt.Sprintf("%s attempt %d: %s", p.GetActivityType().GetName(), p.GetAttempt(), p.GetLastFailure().GetMessage())
+			if next := p.GetNextAttemptScheduleTime(); next != nil {
+				line += fmt.Sprintf(" — retrying in %s", time.Until(next.AsTime()).Round(time.Second))
+			}
+			if line != last {
+				fmt.Fprintln(f, line)
+				last = line
 			}
 		}
-	}()
-	return func() { close(done) }
+		return true
+	})
 }
 
 func cmdVersion(a *app, args []string) int {
