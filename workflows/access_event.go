@@ -125,24 +125,34 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 	default:
 		p.add("op", "%q must be grant, revoke or reconcile", clip.Text(string(ev.Op), 64))
 	}
+	out.at, out.expiresAt = p.checkTimes(ev, ev.Op == OpGrant, received)
+	if len(p) > 0 {
+		return parsedEvent{}, "invalid access event: " + joinProblems(p)
+	}
+	return out, ""
+}
+
+// checkTimes reads an access event's at and its end (duration, counted from
+// received, or expiresAt); only a grant may end.
+func (p *problems) checkTimes(ev AccessEvent, grant bool, received time.Time) (at, expiresAt *time.Time) {
 	if ev.At != "" {
 		if t, err := time.Parse(time.RFC3339, ev.At); err != nil {
 			p.add("at", "%q must be an RFC 3339 time such as 2026-11-23T10:00:00Z", clip.Text(ev.At, 64))
 		} else {
-			out.at = &t
+			at = &t
 		}
 	}
 	switch {
 	case ev.Duration != "" && ev.ExpiresAt != "":
 		p.add("duration", "and expiresAt: give one, not both")
-	case (ev.Duration != "" || ev.ExpiresAt != "") && ev.Op != OpGrant:
+	case (ev.Duration != "" || ev.ExpiresAt != "") && !grant:
 		p.add("duration", "and expiresAt are for grants only")
 	case ev.Duration != "":
 		if d, err := time.ParseDuration(ev.Duration); err != nil || d <= 0 {
 			p.add("duration", "%q must be a positive Go duration such as 8h or 30m", clip.Text(ev.Duration, 64))
 		} else {
 			t := received.Add(d)
-			out.expiresAt = &t
+			expiresAt = &t
 		}
 	case ev.ExpiresAt != "":
 		if t, err := time.Parse(time.RFC3339, ev.ExpiresAt); err != nil {
@@ -150,13 +160,10 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 		} else if !t.After(received) {
 			p.add("expiresAt", "%s is in the past", ev.ExpiresAt)
 		} else {
-			out.expiresAt = &t
+			expiresAt = &t
 		}
 	}
-	if len(p) > 0 {
-		return parsedEvent{}, "invalid access event: " + joinProblems(p)
-	}
-	return out, ""
+	return at, expiresAt
 }
 
 // capProblems keeps the first few decoding problems, each short, and says

@@ -46,6 +46,16 @@ type UserAccessInput struct {
 	inputProblems
 }
 
+// check rejects an input no entity version can run with.
+func (in UserAccessInput) check() error {
+	p := problems(in.problems)
+	p.checkUserName("user", in.User)
+	if in.MaxEventsPerRun < 0 {
+		p.add("maxEventsPerRun", "must not be negative")
+	}
+	return p.err()
+}
+
 // UserAccessResult is what an entity says when it ends (the forget update).
 type UserAccessResult struct {
 	User    string         `json:"user"`
@@ -74,12 +84,7 @@ func UserAccess(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, er
 	case 1:
 		return userAccessV2(ctx, in)
 	}
-	p := problems(in.problems)
-	p.checkUserName("user", in.User)
-	if in.MaxEventsPerRun < 0 {
-		p.add("maxEventsPerRun", "must not be negative")
-	}
-	if err := p.err(); err != nil {
+	if err := in.check(); err != nil {
 		return nil, err
 	}
 	if workflow.GetInfo(ctx).WorkflowExecution.ID == legacyUserAccessWorkflowID(in.User) {

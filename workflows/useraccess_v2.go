@@ -48,12 +48,7 @@ type pendingV2 struct {
 
 // userAccessV2 is UserAccess at patch version 1.
 func userAccessV2(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, error) {
-	p := problems(in.problems)
-	p.checkUserName("user", in.User)
-	if in.MaxEventsPerRun < 0 {
-		p.add("maxEventsPerRun", "must not be negative")
-	}
-	if err := p.err(); err != nil {
+	if err := in.check(); err != nil {
 		return nil, err
 	}
 	e := newEntityV2(ctx, in)

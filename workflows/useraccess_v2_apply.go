@@ -106,34 +106,7 @@ func parseEventV2(ev accessEventV2, now time.Time) (parsedEventV2, string) {
 		p.add("op", "%q must be grant or revoke", ev.Op)
 	}
 	out.role = p.checkRole("role", ev.Role, tableau.ParseProvisionableRole)
-	if ev.At != "" {
-		if t, err := time.Parse(time.RFC3339, ev.At); err != nil {
-			p.add("at", "%q must be an RFC 3339 time such as 2026-11-23T10:00:00Z", ev.At)
-		} else {
-			out.at = &t
-		}
-	}
-	switch {
-	case ev.Duration != "" && ev.ExpiresAt != "":
-		p.add("duration", "and expiresAt: give one, not both")
-	case (ev.Duration != "" || ev.ExpiresAt != "") && ev.Op == "revoke":
-		p.add("duration", "and expiresAt are for grants only")
-	case ev.Duration != "":
-		if d, err := time.ParseDuration(ev.Duration); err != nil || d <= 0 {
-			p.add("duration", "%q must be a positive Go duration such as 8h or 30m", ev.Duration)
-		} else {
-			t := now.Add(d)
-			out.expiresAt = &t
-		}
-	case ev.ExpiresAt != "":
-		if t, err := time.Parse(time.RFC3339, ev.ExpiresAt); err != nil {
-			p.add("expiresAt", "%q must be an RFC 3339 time such as 2026-11-23T18:00:00Z", ev.ExpiresAt)
-		} else if !t.After(now) {
-			p.add("expiresAt", "%s is in the past", ev.ExpiresAt)
-		} else {
-			out.expiresAt = &t
-		}
-	}
+	out.at, out.expiresAt = p.checkTimes(AccessEvent(ev), ev.Op != OpRevoke, now)
 	if len(p) > 0 {
 		return parsedEventV2{}, "invalid access event: " + joinProblems(p)
 	}
