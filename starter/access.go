@@ -18,13 +18,13 @@ import (
 	"tabflow/workflows"
 )
 
-func cmdGrant(a *app, args []string) int  { return a.access("grant", args) }
-func cmdRevoke(a *app, args []string) int { return a.access("revoke", args) }
+func cmdGrant(a *cli, args []string) int  { return a.access("grant", args) }
+func cmdRevoke(a *cli, args []string) int { return a.access("revoke", args) }
 
 // access sends one event to the user's access entity on this task queue's
 // site: by Update-With-Start, answering with what became of it, or with
 // --wait=false by signal-with-start (fire and forget).
-func (a *app) access(op string, args []string) int {
+func (a *cli) access(op string, args []string) int {
 	fs := a.flags(op)
 	u := fs.String("user", "", "Tableau user name")
 	r := fs.String("role", "", "site role")
@@ -113,7 +113,7 @@ func (a *app) access(op string, args []string) int {
 // every later event for that user.
 // A worker that has just started may not have polled yet, so the check
 // waits a few seconds for one.
-func (a *app) workerPolls(ctx context.Context, c client.Client) bool {
+func (a *cli) workerPolls(ctx context.Context, c client.Client) bool {
 	deadline := time.Now().Add(pollerGrace)
 	for {
 		resp, err := c.DescribeTaskQueue(ctx, a.taskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
@@ -140,7 +140,7 @@ func (a *app) workerPolls(ctx context.Context, c client.Client) bool {
 const pollerGrace = 5 * time.Second
 
 // accessShow prints the grants an entity holds and its recent history.
-func (a *app) accessShow(args []string) int {
+func (a *cli) accessShow(args []string) int {
 	fs := a.flags("access show")
 	u := fs.String("user", "", "Tableau user name")
 	limit := fs.Int("limit", 20, "how many of the latest records to show (the entity keeps 200)")
@@ -202,7 +202,7 @@ func (a *app) accessShow(args []string) int {
 	})
 }
 
-func cmdAccess(a *app, args []string) int {
+func cmdAccess(a *cli, args []string) int {
 	if len(args) == 0 || args[0] != "show" {
 		return a.usageError("access: say show --user U")
 	}

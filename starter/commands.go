@@ -13,7 +13,7 @@ import (
 	"tabflow/workflows"
 )
 
-func cmdProvision(a *app, args []string) int {
+func cmdProvision(a *cli, args []string) int {
 	return a.userRole("provision", args, "site role: Viewer, Explorer, ExplorerCanPublish, Creator or SiteAdministratorExplorer", func(user, role string) int {
 		var res workflows.ProvisionResult
 		return a.execute(workflows.ProvisionWorkflow, a.workflowID("provision", user),
@@ -21,7 +21,7 @@ func cmdProvision(a *app, args []string) int {
 	})
 }
 
-func cmdDeprovision(a *app, args []string) int {
+func cmdDeprovision(a *cli, args []string) int {
 	return a.userRole("deprovision", args, "the role being revoked; only when it is the user's current role is it set to Unlicensed", func(user, role string) int {
 		var res workflows.DeprovisionResult
 		return a.execute(workflows.DeprovisionWorkflow, a.workflowID("deprovision", user),
@@ -30,7 +30,7 @@ func cmdDeprovision(a *app, args []string) int {
 }
 
 // userRole parses --user and --role (validation is the workflow's) and runs fn.
-func (a *app) userRole(name string, args []string, roleHelp string, fn func(user, role string) int) int {
+func (a *cli) userRole(name string, args []string, roleHelp string, fn func(user, role string) int) int {
 	fs := a.flags(name)
 	u := fs.String("user", "", "Tableau user name (on Tableau Cloud, the e-mail address)")
 	r := fs.String("role", "", roleHelp)
@@ -40,7 +40,7 @@ func (a *app) userRole(name string, args []string, roleHelp string, fn func(user
 	return fn(*u, *r)
 }
 
-func cmdHealthCheck(a *app, args []string) int {
+func cmdHealthCheck(a *cli, args []string) int {
 	fs := a.flags("healthcheck")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
@@ -53,7 +53,7 @@ func cmdHealthCheck(a *app, args []string) int {
 	return code
 }
 
-func cmdUsers(a *app, args []string) int {
+func cmdUsers(a *cli, args []string) int {
 	if len(args) == 0 {
 		return a.usageError("users: say list, get or set-role")
 	}
@@ -100,7 +100,7 @@ func (kv keyValues) Set(s string) error {
 	return nil
 }
 
-func cmdContent(a *app, args []string) int {
+func cmdContent(a *cli, args []string) int {
 	if len(args) == 0 {
 		return a.usageError("content: say collections, search or usage")
 	}
@@ -138,7 +138,7 @@ func cmdContent(a *app, args []string) int {
 	return a.usageError("content: unknown subcommand %q (collections, search, usage)", args[0])
 }
 
-func cmdRequest(a *app, args []string) int {
+func cmdRequest(a *cli, args []string) int {
 	fs := a.flags("request")
 	in := workflows.TableauRequestInput{Query: keyValues{}}
 	fs.StringVar(&in.Method, "method", "GET", "HTTP method")
@@ -158,7 +158,7 @@ func cmdRequest(a *app, args []string) int {
 	return a.execute(workflows.TableauRequestWorkflow, a.workflowID("tableau-request", ""), in, &res, nil)
 }
 
-func cmdConnection(a *app, args []string) int {
+func cmdConnection(a *cli, args []string) int {
 	if len(args) == 0 || (args[0] != "set" && args[0] != "show" && args[0] != "clear") {
 		return a.usageError("connection: say set, show or clear")
 	}
@@ -247,7 +247,7 @@ func cmdConnection(a *app, args []string) int {
 
 // readSecret reads a secret from a file or standard input ("-"), never from
 // a flag value, which would show in the process list and shell history.
-func (a *app) readSecret(file string) (string, error) {
+func (a *cli) readSecret(file string) (string, error) {
 	switch file {
 	case "":
 		return "", nil

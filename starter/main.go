@@ -42,7 +42,7 @@ func main() {
 
 type command struct {
 	name, args, summary string
-	run                 func(a *app, args []string) int
+	run                 func(a *cli, args []string) int
 }
 
 var commands []command
@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			a := &app{ctx: ctx, stdin: stdin, out: stdout, errOut: stderr}
+			a := &cli{ctx: ctx, stdin: stdin, out: stdout, errOut: stderr}
 			return c.run(a, args[1:])
 		}
 	}
@@ -108,8 +108,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return exitUsage
 }
 
-// app is one CLI invocation.
-type app struct {
+// cli is one starter invocation.
+type cli struct {
 	ctx         context.Context
 	stdin       io.Reader
 	out, errOut io.Writer
@@ -121,7 +121,7 @@ type app struct {
 }
 
 // flags returns a flag set with the workflow flags every command shares.
-func (a *app) flags(name string) *flag.FlagSet {
+func (a *cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("starter "+name, flag.ContinueOnError)
 	fs.SetOutput(a.errOut)
 	fs.BoolVar(&a.json, "json", false, "print the result as JSON")
@@ -133,7 +133,7 @@ func (a *app) flags(name string) *flag.FlagSet {
 }
 
 // parse parses flags; a usage problem returns exitUsage.
-func (a *app) parse(fs *flag.FlagSet, args []string) (int, bool) {
+func (a *cli) parse(fs *flag.FlagSet, args []string) (int, bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK, false
@@ -147,7 +147,7 @@ func (a *app) parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
-func (a *app) usageError(format string, args ...any) int {
+func (a *cli) usageError(format string, args ...any) int {
 	fmt.Fprintf(a.errOut, "starter: "+format+"\n", args...)
 	return exitUsage
 }
@@ -159,7 +159,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (a *app) dial() (client.Client, error) {
+func (a *cli) dial() (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("Temporal client configuration: %w", err)
@@ -179,7 +179,7 @@ func (a *app) dial() (client.Client, error) {
 
 // connect dials Temporal, bounds the command by --timeout and checks that a
 // worker polls the task queue; a failure is printed. done closes both.
-func (a *app) connect() (c client.Client, ctx context.Context, done func(), ok bool) {
+func (a *cli) connect() (c client.Client, ctx context.Context, done func(), ok bool) {
 	c, err := a.dial()
 	if err != nil {
 		fmt.Fprintln(a.errOut, "error:", err)
@@ -195,7 +195,7 @@ func (a *app) connect() (c client.Client, ctx context.Context, done func(), ok b
 }
 
 // workflowID is the --id flag or a fresh ID naming the workflow and subject.
-func (a *app) workflowID(kind, subject string) string {
+func (a *cli) workflowID(kind, subject string) string {
 	if a.id != "" {
 		return a.id
 	}
@@ -206,7 +206,7 @@ func (a *app) workflowID(kind, subject string) string {
 }
 
 // execute starts a workflow and, with --wait, prints its result.
-func (a *app) execute(workflowType, id string, input, result any, show func(w io.Writer)) int {
+func (a *cli) execute(workflowType, id string, input, result any, show func(w io.Writer)) int {
 	c, ctx, done, ok := a.connect()
 	if !ok {
 		return exitFailed
@@ -229,7 +229,7 @@ func (a *app) execute(workflowType, id string, input, result any, show func(w io
 }
 
 // start starts a workflow.
-func (a *app) start(ctx context.Context, c client.Client, workflowType, id string, input any) (client.WorkflowRun, error) {
+func (a *cli) start(ctx context.Context, c client.Client, workflowType, id string, input any) (client.WorkflowRun, error) {
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: a.taskQueue, StaticSummary: summary(workflowType, input),
 		// A running workflow with this ID is reported, never silently joined.
@@ -237,7 +237,7 @@ func (a *app) start(ctx context.Context, c client.Client, workflowType, id strin
 	}, workflowType, input)
 }
 
-func (a *app) printStartFailure(ctx context.Context, err error, workflowType, id string) int {
+func (a *cli) printStartFailure(ctx context.Context, err error, workflowType, id string) int {
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &already):
@@ -271,7 +271,7 @@ func gaveUp(ctx context.Context, err error) bool {
 }
 
 // run starts a workflow and waits for its result.
-func (a *app) run(ctx context.Context, c client.Client, workflowType, id string, input, result any) error {
+func (a *cli) run(ctx context.Context, c client.Client, workflowType, id string, input, result any) error {
 	run, err := a.start(ctx, c, workflowType, id, input)
 	if err != nil {
 		return err
@@ -279,7 +279,7 @@ func (a *app) run(ctx context.Context, c client.Client, workflowType, id string,
 	return run.Get(ctx, result)
 }
 
-func (a *app) printStarted(workflowType, id, runID string) int {
+func (a *cli) printStarted(workflowType, id, runID string) int {
 	if a.json {
 		return a.print(map[string]string{"workflowType": workflowType, "workflowId": id, "runId": runID}, nil)
 	}
@@ -289,7 +289,7 @@ func (a *app) printStarted(workflowType, id, runID string) int {
 
 // printFailure prints the workflow's own error message, not Temporal's
 // wrapping of it.
-func (a *app) printFailure(ctx context.Context, err error, id string) int {
+func (a *cli) printFailure(ctx context.Context, err error, id string) int {
 	if gaveUp(ctx, err) {
 		fmt.Fprintf(a.errOut, "error: gave up waiting after %s; the workflow goes on: %s\n", a.timeout, id)
 		return exitTimeout
@@ -308,7 +308,7 @@ func (a *app) printFailure(ctx context.Context, err error, id string) int {
 }
 
 // print writes v as JSON (--json) or with show.
-func (a *app) print(v any, show func(w io.Writer)) int {
+func (a *cli) print(v any, show func(w io.Writer)) int {
 	if a.json || show == nil {
 		enc := json.NewEncoder(a.out)
 		enc.SetIndent("", "  ")

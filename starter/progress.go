@@ -31,7 +31,7 @@ func summary(workflowType string, input any) string {
 // showProgress, on a terminal, says how to follow the workflow and then,
 // while it runs, what its activities are going through:
 // "FindUser attempt 4: could not reach Tableau… retrying in 8s".
-func (a *app) showProgress(ctx context.Context, c client.Client, id string) (stop func()) {
+func (a *cli) showProgress(ctx context.Context, c client.Client, id string) (stop func()) {
 	f, ok := a.errOut.(*os.File)
 	if !ok || !isatty.IsTerminal(f.Fd()) {
 		return func() {}
@@ -60,7 +60,7 @@ func (a *app) showProgress(ctx context.Context, c client.Client, id string) (sto
 	})
 }
 
-func cmdVersion(a *app, args []string) int {
+func cmdVersion(a *cli, args []string) int {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		fmt.Fprintln(a.out, "starter (no build information)")

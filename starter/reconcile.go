@@ -15,7 +15,7 @@ import (
 // cmdReconcile runs Reconcile: a plan (default), --apply (mode auto) or
 // --approve; `reconcile approve` approves a published plan, `reconcile
 // schedule` makes plan runs a Temporal Schedule.
-func cmdReconcile(a *app, args []string) int {
+func cmdReconcile(a *cli, args []string) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "approve":
@@ -48,7 +48,7 @@ func cmdReconcile(a *app, args []string) int {
 }
 
 // reconcilePublish starts an approve-mode run and prints its plan once built.
-func (a *app) reconcilePublish(in workflows.ReconcileInput) int {
+func (a *cli) reconcilePublish(in workflows.ReconcileInput) int {
 	c, ctx, done, ok := a.connect()
 	if !ok {
 		return exitFailed
@@ -79,7 +79,7 @@ func (a *app) reconcilePublish(in workflows.ReconcileInput) int {
 }
 
 // reconcileApprove approves a published plan and prints what was applied.
-func (a *app) reconcileApprove(args []string) int {
+func (a *cli) reconcileApprove(args []string) int {
 	fs := a.flags("reconcile approve")
 	planID := fs.String("plan-id", "", "the ID of the plan you reviewed")
 	if code, ok := a.parse(fs, args); !ok {
@@ -109,7 +109,7 @@ func (a *app) reconcileApprove(args []string) int {
 }
 
 // reconcileSchedule creates a Temporal Schedule of plan runs.
-func (a *app) reconcileSchedule(args []string) int {
+func (a *cli) reconcileSchedule(args []string) int {
 	fs := a.flags("reconcile schedule")
 	every := fs.Duration("every", 0, "how often to run a plan, e.g. 1h")
 	inactiveDays := fs.Int("inactive-days", 0, "also list users inactive for this many days")

@@ -15,7 +15,7 @@ import (
 // listUsers walks every page of site users, one ListUsers workflow a page
 // (each result stays small on a site of any size), and prints each page as it
 // arrives: a table, JSON lines (--json) or CSV (--csv).
-func (a *app) listUsers(filter string, pageSize int, asCSV bool) int {
+func (a *cli) listUsers(filter string, pageSize int, asCSV bool) int {
 	c, ctx, done, ok := a.connect()
 	if !ok {
 		return exitFailed
