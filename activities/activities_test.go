@@ -86,11 +86,15 @@ func TestActivityErrorClasses(t *testing.T) {
 			return c
 		}, wantType: activities.ErrTableauSignInRejected, nonRetryable: true, wantMessage: "Tableau sign-in failed (HTTP 401, Signin Error): Error signing in to Tableau Server"},
 		{name: "no token", fault: &faketableau.Fault{PathContains: "signin", Status: 200, Body: `{"credentials":{}}`}, wantType: activities.ErrTableauNoSessionToken, wantMessage: "Tableau sign-in succeeded but returned no session token"},
-		{name: "rate limited", fault: ptr(faketableau.RateLimited(9 * time.Second)), wantType: activities.ErrTableauRateLimited},
-		{name: "server error", fault: ptr(faketableau.ServerError()), wantType: activities.ErrTableauServerError},
+		{name: "rate limited", fault: ptr(faketableau.RateLimited(9 * time.Second)), wantType: activities.ErrTableauRateLimited,
+			wantMessage: "(HTTP 429, Too Many Requests): The rate limit was exceeded. Try again later."},
+		{name: "server error", fault: ptr(faketableau.ServerError()), wantType: activities.ErrTableauServerError,
+			wantMessage: "(HTTP 500, Internal Server Error): An unexpected error occurred."},
 		{name: "HTML 503", fault: ptr(faketableau.HTMLUnavailable()), wantType: activities.ErrTableauServerError, wantMessage: "Service Temporarily Unavailable"},
-		{name: "session replaced", fault: &faketableau.Fault{PathContains: "/users", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`}, wantType: activities.ErrTableauSessionInvalidated},
-		{name: "permission denied", cfg: fake.ViewerPATConfig, wantType: activities.ErrTableauPermissionDenied, nonRetryable: true},
+		{name: "session replaced", fault: &faketableau.Fault{PathContains: "/users", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`}, wantType: activities.ErrTableauSessionInvalidated,
+			wantMessage: "(HTTP 401, 401002, Unauthorized Access): Invalid authentication credentials were provided."},
+		{name: "permission denied", cfg: fake.ViewerPATConfig, wantType: activities.ErrTableauPermissionDenied, nonRetryable: true,
+			wantMessage: "(HTTP 403, 403000, Forbidden): Only site and server administrators can query the users of a site."},
 		{name: "unknown user ID", run: func(env *sdktestsuite.TestActivityEnvironment) error {
 			_, err := env.ExecuteActivity(acts.GetUser, activities.GetUserInput{ID: "00000000-0000-0000-0000-000000000000"})
 			return err
@@ -102,10 +106,10 @@ func TestActivityErrorClasses(t *testing.T) {
 		{name: "bad role input", run: func(env *sdktestsuite.TestActivityEnvironment) error {
 			_, err := env.ExecuteActivity(acts.SetSiteRole, activities.SetSiteRoleInput{UserID: ben.ID, Role: "Publisher"})
 			return err
-		}, wantType: activities.ErrInvalidInput, nonRetryable: true},
+		}, wantType: activities.ErrInvalidInput, nonRetryable: true, wantMessage: `role "Publisher" is not a site role tabflow can set: use one of Creator, Explorer`},
 		{name: "reset", fault: &faketableau.Fault{Reset: true}, wantType: activities.ErrTableauUnreachable, wantMessage: "could not reach Tableau at " + fake.Host},
 		{name: "an hour-long Retry-After", fault: &faketableau.Fault{Status: 429, Header: http.Header{"Retry-After": {"3600"}}, Body: "slow down"},
-			wantType: activities.ErrTableauRateLimited},
+			wantType: activities.ErrTableauRateLimited, wantMessage: "Tableau sign-in failed (HTTP 429): slow down"},
 		{name: "a body that stalls past the request timeout", cfg: func() tableau.Config {
 			c := fake.PATConfig()
 			c.Timeout = 300 * time.Millisecond
@@ -127,7 +131,7 @@ func TestActivityErrorClasses(t *testing.T) {
 		}, wantType: activities.ErrTableauPermissionDenied, nonRetryable: true, wantMessage: "needs the scope tableau:users:read"},
 		{name: "password session without the permission", cfg: fake.PasswordConfig,
 			fault:    &faketableau.Fault{PathContains: "/users", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`},
-			wantType: activities.ErrTableauPermissionDenied, nonRetryable: true},
+			wantType: activities.ErrTableauPermissionDenied, nonRetryable: true, wantMessage: "with a username and password, the user lacks the permission"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -146,6 +150,7 @@ func TestActivityErrorClasses(t *testing.T) {
 			ae := appErr(t, run(env))
 			assert.Equal(t, c.wantType, ae.Type())
 			assert.Equal(t, c.nonRetryable, ae.NonRetryable())
+			require.NotEmpty(t, c.wantMessage, "every row says what the user reads")
 			assert.Contains(t, ae.Error(), c.wantMessage)
 			assert.NotContains(t, ae.Error(), faketableau.SandboxAdminSecret)
 			if c.name == "an hour-long Retry-After" {

@@ -40,7 +40,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 				}
 				return workflows.LeaseGrant{}, renew(ctx)
 			}}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
 			start := time.Now()
 			lost, release, err := l.Acquire(ctx, "key")
@@ -66,7 +66,7 @@ func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 		}
 		return workflows.LeaseGrant{TTL: leaseTTL}, nil
 	}}
-	lost, release, err := l.Acquire(context.Background(), "key")
+	lost, release, err := l.Acquire(testContext(t), "key")
 	require.NoError(t, err)
 	defer release()
 	select {
@@ -91,7 +91,7 @@ func TestLeaseDeadlineCountsFromTheGrant(t *testing.T) {
 		}
 		return workflows.LeaseGrant{}, nil
 	}}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	lost, release, err := l.Acquire(ctx, "key")
 	require.NoError(t, err)
@@ -123,7 +123,7 @@ func TestFailedAcquireWithdraws(t *testing.T) {
 		}
 		return workflows.LeaseGrant{}, nil
 	}}
-	_, _, err := l.Acquire(context.Background(), "key")
+	_, _, err := l.Acquire(testContext(t), "key")
 	require.Error(t, err)
 	assert.Equal(t, []string{workflows.LeaseAcquire, workflows.LeaseRelease}, ops)
 }
@@ -136,10 +136,10 @@ func TestRefusedRenewalIsALostLease(t *testing.T) {
 	h.On("Get", mock.Anything, mock.Anything).Return(errors.New("the lease is not held by test/x (it expired)"))
 	c.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(h, nil)
 	l := NewFleetLock(c, "test")
-	_, err := l.update(context.Background(), "id", workflows.LeaseRenew, workflows.LeaseRequest{Holder: "test/x"}, false)
+	_, err := l.update(testContext(t), "id", workflows.LeaseRenew, workflows.LeaseRequest{Holder: "test/x"}, false)
 	var gone *leaseGone
 	assert.ErrorAs(t, err, &gone)
-	_, err = l.update(context.Background(), "id", workflows.LeaseRelease, workflows.LeaseRequest{Holder: "test/x"}, false)
+	_, err = l.update(testContext(t), "id", workflows.LeaseRelease, workflows.LeaseRequest{Holder: "test/x"}, false)
 	assert.False(t, errors.As(err, &gone), "only a refused renewal means the lease is gone")
 }
 
@@ -166,7 +166,7 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 		}
 		return n
 	}
-	ctx := context.Background()
+	ctx := testContext(t)
 	start := time.Now()
 	for range 5 { // back-to-back sessions: one acquire
 		_, release, err := l.Acquire(ctx, "key")
@@ -194,4 +194,12 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	release()
 	l.Close()
 	assert.Equal(t, before+1, count(workflows.LeaseRelease), "released by Close, not left to linger")
+}
+
+// testContext ends with the test, or after a minute: a lease that hangs
+// fails its test with a message, not the package with a timeout.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -59,7 +59,7 @@ func BenchmarkProvision(b *testing.B) {
 			s.fake.SetLatency(*tableauLatency)
 			s.fake.ResetCounters()
 
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+			ctx, cancel := context.WithTimeout(b.Context(), 30*time.Minute)
 			defer cancel()
 			latencies := make([]time.Duration, b.N)
 			var wg sync.WaitGroup
@@ -91,6 +91,7 @@ func BenchmarkProvision(b *testing.B) {
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "provisions/s")
 			b.ReportMetric(float64(p50)/float64(time.Millisecond), "p50-ms")
 			b.ReportMetric(float64(p99)/float64(time.Millisecond), "p99-ms")
+			b.ReportMetric(float64(s.fake.PeakConcurrency()), "peak-requests")
 			switch c.auth {
 			case "pat", "lease":
 				// One PAT: every call is serialised, so N × calls × latency is the floor.
@@ -114,7 +115,8 @@ func BenchmarkListUsers10k(b *testing.B) {
 	s.fake.AddUsers(faketableau.SandboxSite, 10000, "Viewer")
 	s.fake.SetLatency(*tableauLatency)
 	s.fake.ResetCounters()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(b.Context(), 30*time.Minute)
+	defer cancel()
 	b.ResetTimer()
 	for i := range b.N {
 		run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("list-%d", i), TaskQueue: workflows.TaskQueue},

@@ -89,7 +89,7 @@ func TestFault200ParallelProvisionsOnePATNoCollisions(t *testing.T) {
 			if auth == "pat" {
 				assert.Equal(t, 1, s.fake.PeakConcurrency(), "one PAT: one request at a time")
 			} else {
-				assert.Greater(t, s.fake.PeakConcurrency(), 4, "JWT sessions overlap")
+				assert.Greater(t, s.fake.PeakConcurrency(), 1, "JWT sessions overlap (how far depends on the machine: BenchmarkProvision reports it)")
 			}
 			t.Logf("%s: 200 provisions in %s, peak %d concurrent Tableau requests", auth, elapsed.Round(time.Millisecond), s.fake.PeakConcurrency())
 		})
