@@ -26,7 +26,7 @@ import (
 func main() {
 	var f app.Flags
 	var db string
-	var port, uiPort int
+	var port, uiPort, sandboxPort int
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./dev [flags]\n\nTemporal + Web UI + (sandbox Tableau) + the tabflow worker, in one process.\n\nFlags:\n")
@@ -36,23 +36,33 @@ func main() {
 	fs.StringVar(&db, "db", "tabflow-dev/temporal.db", "SQLite file for Temporal's state (empty = in memory); the sandbox keeps its users' roles beside it")
 	fs.IntVar(&port, "port", 7233, "Temporal gRPC port")
 	fs.IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port")
+	fs.IntVar(&sandboxPort, "sandbox-port", 7243, "sandbox Tableau port (a fixed one: the PAT's lease workflow is named after the server, port included)")
 	logger := app.ParseOrExit(fs, &f, os.Args[1:], err)
 	f.LogWorkflows = true
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, f, db, port, uiPort, logger); err != nil {
+	if err := run(ctx, f, db, port, uiPort, sandboxPort, logger); err != nil {
 		fmt.Fprintln(os.Stderr, "dev:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, f app.Flags, db string, port, uiPort int, logger *slog.Logger) error {
-	for _, p := range []struct {
-		port int
-		flag string
-	}{{port, "-port"}, {uiPort, "-ui-port"}} {
-		if err := portFree(p.port); err != nil {
-			return fmt.Errorf("port %d is taken (%v; a Temporal dev server already running?): stop it, or choose another with %s", p.port, err, p.flag)
+func run(ctx context.Context, f app.Flags, db string, port, uiPort, sandboxPort int, logger *slog.Logger) error {
+	sandbox := !tableauConfigured(f.ConnectionFile)
+	// Every address dev will listen on, checked first, so a taken one is
+	// named in one line rather than failing half-way through start-up.
+	type addrFlag struct{ addr, flag string }
+	local := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	addrs := []addrFlag{{local(port), "-port"}, {local(uiPort), "-ui-port"}}
+	if sandbox {
+		addrs = append(addrs, addrFlag{local(sandboxPort), "-sandbox-port"})
+	}
+	if f.HTTPAddress != "" {
+		addrs = append(addrs, addrFlag{f.HTTPAddress, "-http-address (metrics and probes; empty turns them off)"})
+	}
+	for _, a := range addrs {
+		if err := addrFree(a.addr); err != nil {
+			return fmt.Errorf("%s is taken (%v; a Temporal dev server or Prometheus already running?): stop it, or choose another with %s", a.addr, err, a.flag)
 		}
 	}
 	if db != "" {
@@ -70,8 +80,8 @@ func run(ctx context.Context, f app.Flags, db string, port, uiPort int, logger *
 	os.Setenv("TEMPORAL_NAMESPACE", srv.Namespace)
 	logger.Info("Temporal is running", "address", srv.FrontendAddr, "namespace", srv.Namespace, "ui", srv.UIURL)
 
-	if !tableauConfigured(f.ConnectionFile) {
-		stopSandbox, err := startSandbox(db, logger)
+	if sandbox {
+		stopSandbox, err := startSandbox(db, sandboxPort, logger)
 		if err != nil {
 			return err
 		}
@@ -83,8 +93,8 @@ func run(ctx context.Context, f app.Flags, db string, port, uiPort int, logger *
 // startSandbox runs the sandbox Tableau site and points the worker at it.
 // Its users' roles are kept beside the Temporal database, so they agree with
 // Temporal's history after a restart.
-func startSandbox(db string, logger *slog.Logger) (stop func(), err error) {
-	sandbox, err := faketableau.New()
+func startSandbox(db string, port int, logger *slog.Logger) (stop func(), err error) {
+	sandbox, err := faketableau.New(faketableau.WithAddr(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))))
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +117,7 @@ func startSandbox(db string, logger *slog.Logger) (stop func(), err error) {
 		os.Setenv(k, v)
 	}
 	logger.Warn("no Tableau connection configured: using the SANDBOX Tableau site (a fake, not a real Tableau)",
-		"url", sandbox.URL, "users", "ana@ (Unlicensed), ben@ (Viewer), chloe@ (Explorer), dev@ (Creator), newhire@ (never signed in) — all @example.com")
+		"url", sandbox.URL, "users", faketableau.SandboxUsers(sandbox))
 	return sandbox.Close, nil
 }
 
@@ -121,8 +131,8 @@ func tableauConfigured(connectionFile string) bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-func portFree(port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+func addrFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

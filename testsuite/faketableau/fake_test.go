@@ -132,3 +132,14 @@ func TestPrintSandboxTellsEverySetting(t *testing.T) {
 		assert.Contains(t, b.String(), want)
 	}
 }
+
+// The sandbox's users are listed with the roles they have now: after a
+// restart, those the workflows set, not the seeded ones.
+func TestSandboxUsersShowTheirCurrentRoles(t *testing.T) {
+	s := start(t)
+	s.SetRole(faketableau.SandboxSite, "ana@example.com", "Explorer")
+	users := faketableau.SandboxUsers(s)
+	assert.Contains(t, users, "ana@ (Explorer)")
+	assert.Contains(t, users, "ben@ (Viewer)")
+	assert.Equal(t, 7, strings.Count(users, "@ ("), "every sandbox user: %s", users)
+}

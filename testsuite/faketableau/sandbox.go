@@ -3,6 +3,7 @@ package faketableau
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -62,7 +63,21 @@ func PrintSandbox(w io.Writer, s *Server, caPath string) {
   TABLEAU_PAT_NAME=%s TABLEAU_PAT_SECRET=%s   (site administrator)
   TABLEAU_PAT_NAME=%s TABLEAU_PAT_SECRET=%s  (Viewer: user management is denied)
   connected app: TABLEAU_AUTH_METHOD=jwt TABLEAU_JWT_CLIENT_ID=%s TABLEAU_JWT_SECRET_ID=%s TABLEAU_JWT_SECRET=%s TABLEAU_JWT_USERNAME=%s
-  users to provision: ana@example.com (Unlicensed), ben@example.com (Viewer), chloe@example.com (Explorer), dev@example.com (Creator); newhire@example.com never signed in
+  users: %s
 `, s.URL, s.Host, SandboxSite, caPath, SandboxAdminPAT, SandboxAdminSecret, SandboxViewerPAT, SandboxViewerSecret,
-		SandboxJWTClientID, SandboxJWTSecretID, SandboxJWTSecret, SandboxJWTUsername)
+		SandboxJWTClientID, SandboxJWTSecretID, SandboxJWTSecret, SandboxJWTUsername, SandboxUsers(s))
+}
+
+// SandboxUsers lists the sandbox's users with their roles as they are now,
+// so a restarted dev, whose sandbox kept the roles workflows set, shows
+// those: "admin@ (SiteAdministratorCreator, signs in for tabflow), …".
+func SandboxUsers(s *Server) string {
+	var parts []string
+	for _, u := range []struct{ name, note string }{
+		{"admin", ", signs in for tabflow"}, {"viewer", ", owns the Viewer PAT"},
+		{"ana", ""}, {"ben", ""}, {"chloe", ", in a group that licenses at sign-in"}, {"dev", ""}, {"newhire", ", never signed in"},
+	} {
+		parts = append(parts, fmt.Sprintf("%s@ (%s%s)", u.name, s.Role(SandboxSite, u.name+"@example.com"), u.note))
+	}
+	return strings.Join(parts, ", ") + " — all @example.com"
 }
