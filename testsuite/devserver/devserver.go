@@ -6,14 +6,15 @@
 package devserver
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -21,13 +22,10 @@ import (
 	uioptions "github.com/temporalio/ui-server/v2/server/server_options"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // Options configure a dev server.
@@ -37,7 +35,9 @@ type Options struct {
 	Port      int    // gRPC frontend; default 7233
 	UIPort    int    // Web UI; default 8233; -1 disables it
 	Namespace string // default "default"
-	LogLevel  string // server log level: debug, info, warn (default), error
+	LogLevel  string // server log level: debug, info, warn, error (default)
+	// Logger receives the server's lines (default: slog's default logger).
+	Logger *slog.Logger
 	// Stores, if set, are SQL databases whose schema is already set up
 	// (PostgreSQL in testsuite/topology): no SQLite, and the namespace is
 	// created through the API once the server runs. Ports are then
@@ -58,29 +58,7 @@ type Server struct {
 	Namespace    string
 	temporal     temporal.Server
 	ui           *uiserver.Server
-	log          *mutableWriter
-}
-
-// mutableWriter writes to w until muted.
-type mutableWriter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	muted bool
-}
-
-func (m *mutableWriter) Write(p []byte) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.muted {
-		return len(p), nil
-	}
-	return m.w.Write(p)
-}
-
-func (m *mutableWriter) mute() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.muted = true
+	quiet        *atomic.Bool // the server's log
 }
 
 const clusterName = "active"
@@ -100,7 +78,10 @@ func Start(o Options) (*Server, error) {
 		o.Namespace = "default"
 	}
 	if o.LogLevel == "" {
-		o.LogLevel = "warn"
+		o.LogLevel = "error"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.Stores != nil {
 		return start(o, o.Stores)
@@ -118,6 +99,8 @@ func Start(o Options) (*Server, error) {
 			if err := sqlite.SetupSchema(sqlCfg); err != nil {
 				return nil, fmt.Errorf("creating the Temporal database %s: %w", o.DBFile, err)
 			}
+		} else if err := forgetMembers(o.DBFile); err != nil {
+			return nil, fmt.Errorf("the Temporal database %s: %w", o.DBFile, err)
 		}
 	}
 	ns, err := sqlite.NewNamespaceConfig(clusterName, o.Namespace, false, nil)
@@ -130,21 +113,31 @@ func Start(o Options) (*Server, error) {
 	return start(o, &Stores{Default: sqlCfg, Visibility: sqlCfg, HistoryShards: 1})
 }
 
+// forgetMembers removes the cluster members an earlier run recorded in the
+// database. Their services listened on ports of that run, now gone; kept,
+// they would hold the new run's services up for a minute, trying to join
+// them ("Not enough hosts to serve the request").
+func forgetMembers(dbFile string) error {
+	db, err := sql.Open("sqlite", "file:"+dbFile)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec("DELETE FROM cluster_membership")
+	return err
+}
+
 func start(o Options, stores *Stores) (*Server, error) {
 	cfg, err := serverConfig(o, stores)
 	if err != nil {
 		return nil, err
 	}
-	level, err := zapcore.ParseLevel(o.LogLevel)
-	if err != nil {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
 		return nil, fmt.Errorf("log level %q: %w", o.LogLevel, err)
 	}
-	// A console log without stack traces, muted while the server stops: a
-	// stopping server only reports that its parts are going away.
-	out := &mutableWriter{w: os.Stderr}
-	encoder := zap.NewDevelopmentEncoderConfig()
-	encoder.EncodeLevel = zapcore.CapitalLevelEncoder
-	logger := log.NewZapLogger(zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(encoder), zapcore.AddSync(out), level)))
+	logger := serverLog{to: o.Logger, min: level, quiet: new(atomic.Bool)}
+	logger.quiet.Store(true)
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
@@ -156,7 +149,8 @@ func start(o Options, stores *Stores) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("starting Temporal: %w", err)
 	}
-	s := &Server{FrontendAddr: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), Namespace: o.Namespace, temporal: srv, log: out}
+	logger.quiet.Store(false)
+	s := &Server{FrontendAddr: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), Namespace: o.Namespace, temporal: srv, quiet: logger.quiet}
 	if o.UIPort > 0 {
 		s.ui = uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
 			Host:                o.IP,
@@ -177,7 +171,7 @@ func start(o Options, stores *Stores) (*Server, error) {
 
 // Stop shuts the UI and the server down, quietly.
 func (s *Server) Stop() {
-	s.log.mute()
+	s.quiet.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}

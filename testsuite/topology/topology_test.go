@@ -63,14 +63,9 @@ func redacted(raw string) string {
 
 // binaries builds the worker and the Temporal server once.
 func binaries(t *testing.T) (worker, server string) {
-	dir := t.TempDir()
-	worker, server = filepath.Join(dir, "worker"), filepath.Join(dir, "temporalserver")
-	for pkg, out := range map[string]string{"tabflow/worker": worker, "tabflow/testsuite/topology/temporalserver": server} {
-		cmd := exec.Command("go", "build", "-o", out, pkg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		require.NoError(t, cmd.Run(), "building %s", pkg)
-	}
-	return worker, server
+	bins, err := testsuite.Build(t.TempDir(), "tabflow/worker", "tabflow/testsuite/topology/temporalserver")
+	require.NoError(t, err)
+	return bins[0], bins[1]
 }
 
 // cluster is the Temporal server process on PostgreSQL.

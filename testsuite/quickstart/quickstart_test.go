@@ -1,0 +1,157 @@
+// Package quickstart runs README's quick start as a newcomer does, with the
+// built dev and starter commands: on a fresh directory, then again after a
+// restart of dev on the state it left.
+package quickstart
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"tabflow/testsuite"
+)
+
+func TestQuickStartAndRestart(t *testing.T) {
+	bins, err := testsuite.Build(t.TempDir(), "tabflow/dev", "tabflow/starter")
+	require.NoError(t, err)
+	q := &quickStart{t: t, devBin: bins[0], starterBin: bins[1], dir: t.TempDir(), ports: freePorts(t, 4)}
+
+	first := q.startDev()
+	assert.Contains(t, first.text(), "ana@ (Unlicensed)", "the banner lists the sandbox's users")
+	assert.Equal(t, "ana@example.com: site role Unlicensed → Explorer\n", q.starter("provision", "--user", "ana@example.com", "--role", "Explorer"))
+	first.stop()
+
+	again := q.startDev()
+	assert.Equal(t, "ana@example.com already has site role Explorer: nothing to change\n",
+		q.starter("provision", "--user", "ana@example.com", "--role", "Explorer"), "the restarted dev serves at once, and the sandbox kept ana's role")
+	again.stop()
+	log := again.text()
+	assert.Contains(t, log, "ana@ (Explorer)", "the banner shows the roles as they are now")
+	assert.NotContains(t, log, "Not enough hosts", "no stale cluster members to join")
+	line := regexp.MustCompile(`^\d\d:\d\d:\d\d (DBG|INF|WRN|ERR) `)
+	for l := range strings.Lines(log) {
+		assert.Regexp(t, line, l, "every line of dev's log in one format")
+	}
+
+	again = q.startDev() // the lease workflow is named after the sandbox's address
+	defer again.stop()
+	c, err := client.Dial(client.Options{HostPort: q.temporal()})
+	require.NoError(t, err)
+	defer c.Close()
+	leases, err := c.CountWorkflow(testsuite.Context(t), &workflowservice.CountWorkflowExecutionsRequest{Query: `WorkflowType="PATLease" AND ExecutionStatus="Running"`})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), leases.GetCount(), "restarts share the PAT's one lease workflow")
+}
+
+type quickStart struct {
+	t                  *testing.T
+	devBin, starterBin string
+	dir                string
+	ports              []int
+}
+
+func (q *quickStart) temporal() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(q.ports[0]))
+}
+
+// env is a newcomer's: no Tableau connection, no Temporal settings.
+func (q *quickStart) env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TABLEAU_") && !strings.HasPrefix(kv, "TEMPORAL_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "XDG_CONFIG_HOME="+q.dir+"/config", "TEMPORAL_ADDRESS="+q.temporal())
+}
+
+// devProcess is a running dev and its log.
+type devProcess struct {
+	t   *testing.T
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+func (d *devProcess) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.Write(p)
+}
+
+func (d *devProcess) text() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+// startDev runs dev in the quick start's directory, on free ports, until its
+// worker has started.
+func (q *quickStart) startDev() *devProcess {
+	d := &devProcess{t: q.t}
+	d.cmd = exec.Command(q.devBin, "-port", strconv.Itoa(q.ports[0]), "-ui-port", strconv.Itoa(q.ports[1]),
+		"-sandbox-port", strconv.Itoa(q.ports[2]), "-http-address", fmt.Sprintf("127.0.0.1:%d", q.ports[3]))
+	d.cmd.Dir, d.cmd.Env, d.cmd.Stdout, d.cmd.Stderr = q.dir, q.env(), d, d
+	require.NoError(q.t, d.cmd.Start())
+	q.t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(d.text(), "tabflow worker started") {
+		require.True(q.t, time.Now().Before(deadline), "dev did not start its worker in 2 minutes:\n%s", d.text())
+		time.Sleep(50 * time.Millisecond)
+	}
+	return d
+}
+
+// stop is Ctrl-C.
+func (d *devProcess) stop() {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	require.NoError(d.t, d.cmd.Process.Signal(syscall.SIGINT))
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(d.t, err, "dev exits 0 on Ctrl-C:\n%s", d.text())
+	case <-time.After(time.Minute):
+		d.t.Fatalf("dev did not stop in a minute after Ctrl-C:\n%s", d.text())
+	}
+}
+
+// starter runs the starter and returns what it printed.
+func (q *quickStart) starter(args ...string) string {
+	cmd := exec.CommandContext(testsuite.Context(q.t), q.starterBin, append(args, "--timeout", "1m")...)
+	cmd.Dir, cmd.Env = q.dir, q.env()
+	out, err := cmd.Output()
+	var stderr []byte
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = ee.Stderr
+	}
+	require.NoError(q.t, err, "starter %s: %s%s", strings.Join(args, " "), out, stderr)
+	return string(out)
+}
+
+func freePorts(t *testing.T, n int) []int {
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
