@@ -72,8 +72,8 @@ func (a *cli) access(op string, args []string) int {
 		return exitFailed
 	}
 	defer done()
-	id := workflows.UserAccessWorkflowID(a.taskQueue, user)
-	start := client.StartWorkflowOptions{ID: id, TaskQueue: a.taskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
+	start := workflows.EntityStartOptions(a.taskQueue, user)
+	id := start.ID
 	input := workflows.UserAccessInput{User: user}
 	if !a.wait {
 		run, err := c.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, ev, start, workflows.UserAccessWorkflow, input)

@@ -16,8 +16,7 @@ import (
 // Update-With-Start (conflict policy use-existing) and waits for its record:
 // what starter and an upstream system in Go do.
 func SendAccess(ctx context.Context, c client.Client, taskQueue string, in UserAccessInput, ev AccessEvent) (AccessRecord, error) {
-	start := client.StartWorkflowOptions{ID: UserAccessWorkflowID(taskQueue, in.User), TaskQueue: taskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
+	start := EntityStartOptions(taskQueue, in.User)
 	return whenNotBusy(ctx, func() (AccessRecord, error) {
 		var rec AccessRecord
 		h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
@@ -29,6 +28,13 @@ func SendAccess(ctx context.Context, c client.Client, taskQueue string, in UserA
 		}
 		return rec, err
 	})
+}
+
+// EntityStartOptions start a user's access entity, or find the running one.
+func EntityStartOptions(taskQueue, user string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{ID: UserAccessWorkflowID(taskQueue, user), TaskQueue: taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		StaticSummary:            "Tableau access of " + strings.ToLower(strings.TrimSpace(user))}
 }
 
 // whenNotBusy calls send until the entity takes the event, backing off:

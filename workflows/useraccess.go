@@ -94,6 +94,11 @@ func UserAccess(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, er
 	if err := e.register(ctx); err != nil {
 		return nil, err
 	}
+	var last *AccessRecord
+	if n := len(e.st.History); n > 0 {
+		last = &e.st.History[n-1]
+	}
+	e.show(ctx, last)
 	return e.run(ctx)
 }
 

@@ -6,14 +6,30 @@ import (
 	"strings"
 	"time"
 
+	"tabflow/tableau"
+
 	"go.temporal.io/sdk/workflow"
 )
 
-// record keeps rec, bounded, in Seq order, and shows the entity's state at a
-// glance in the Temporal UI (its current details).
+// record keeps rec, bounded, in Seq order, and shows the entity's state.
 func (e *entity) record(ctx workflow.Context, rec AccessRecord) AccessRecord {
 	rec = capRecord(rec)
 	e.st.record(rec)
+	if rec.RoleAfter != "" {
+		e.st.Role = tableau.SiteRole(rec.RoleAfter)
+	}
+	e.show(ctx, &rec)
+	return rec
+}
+
+// show puts the entity's state in its current details, for the Temporal UI:
+// "ana@example.com · Tableau role Explorer · grants: Explorer until … · last:
+// grant Explorer applied".
+func (e *entity) show(ctx workflow.Context, last *AccessRecord) {
+	role := "Tableau role not read yet"
+	if e.st.Role != "" {
+		role = "Tableau role " + string(e.st.Role)
+	}
 	grants := "none"
 	if view := e.st.grantsView(); len(view) > 0 {
 		var gs []string
@@ -29,15 +45,16 @@ func (e *entity) record(ctx workflow.Context, rec AccessRecord) AccessRecord {
 		}
 		grants = strings.Join(gs, ", ")
 	}
-	details := fmt.Sprintf("%s · grants: %s · last: %s %s %s", e.in.User, grants, rec.Op, rec.Role, rec.Outcome)
-	if rec.RoleAfter != "" {
-		details += " · Tableau role " + rec.RoleAfter
+	details := fmt.Sprintf("%s · %s · grants: %s", e.in.User, role, grants)
+	if last == nil {
+		workflow.SetCurrentDetails(ctx, details+" · waiting for events")
+		return
 	}
-	for _, w := range rec.Warnings {
+	details += fmt.Sprintf(" · last: %s %s %s", last.Op, last.Role, last.Outcome)
+	for _, w := range last.Warnings {
 		details += " · warning: " + w
 	}
 	workflow.SetCurrentDetails(ctx, details)
-	return rec
 }
 
 // record keeps rec in Seq order (an update handler may record a rejected

@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 
 	"tabflow/activities"
@@ -210,4 +212,30 @@ func grantRoles(gs []workflows.Grant) []string {
 		out = append(out, string(g.Role))
 	}
 	return out
+}
+
+// In the Temporal UI an entity started by starter, and the child that
+// carries out its event, each say what they are, and the entity says the
+// user's role in Tableau.
+func TestAccessEntityAtAGlanceInTheUI(t *testing.T) {
+	s := startStack(t)
+	ctx := testsuite.Context(t)
+	const user = "ben@example.com"
+	r := s.starter(t, "grant", "--user", user, "--role", "Creator")
+	require.Equal(t, 0, r.code, r.stderr)
+	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
+	summary := func(workflowID string) string {
+		d, err := s.client.DescribeWorkflowExecution(ctx, workflowID, "")
+		require.NoError(t, err)
+		var text string
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(d.GetExecutionConfig().GetUserMetadata().GetSummary(), &text))
+		return text
+	}
+	assert.Equal(t, "Tableau access of ben@example.com", summary(id))
+	assert.Equal(t, "ben@example.com: grant Creator (access event 1)", summary(id+"/1-grant"))
+	v, err := s.client.QueryWorkflow(ctx, id, "", "__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var meta sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&meta))
+	assert.Equal(t, "ben@example.com · Tableau role Creator · grants: Creator, Viewer (given in Tableau) · last: grant Creator applied", meta.GetCurrentDetails())
 }
