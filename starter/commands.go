@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"tabflow/tableau"
@@ -32,12 +34,16 @@ func cmdDeprovision(a *cli, args []string) int {
 // userRole parses --user and --role (validation is the workflow's) and runs fn.
 func (a *cli) userRole(name string, args []string, roleHelp string, fn func(user, role string) int) int {
 	fs := a.flags(name)
-	u := fs.String("user", "", "Tableau user name (on Tableau Cloud, the e-mail address)")
-	r := fs.String("role", "", roleHelp)
+	u, r := userRoleFlags(fs, roleHelp)
 	if code, ok := a.parse(fs, args); !ok {
 		return code
 	}
 	return fn(*u, *r)
+}
+
+// userRoleFlags are --user and --role.
+func userRoleFlags(fs *flag.FlagSet, roleHelp string) (user, role *string) {
+	return fs.String("user", "", "Tableau user name (on Tableau Cloud, the e-mail address)"), fs.String("role", "", roleHelp)
 }
 
 func cmdHealthCheck(a *cli, args []string) int {
@@ -54,37 +60,61 @@ func cmdHealthCheck(a *cli, args []string) int {
 }
 
 func cmdUsers(a *cli, args []string) int {
+	return a.runSubcommand("users", args,
+		subcommand{"list", func(fs *flag.FlagSet) func() int {
+			filter := fs.String("filter", "", "Tableau filter, e.g. siteRole:eq:Viewer")
+			pageSize := fs.Int("page-size", tableau.MaxPageSize, "users per page (1–1000)")
+			asCSV := fs.Bool("csv", false, "print CSV instead of a table")
+			return func() int {
+				if *pageSize < 1 || *pageSize > tableau.MaxPageSize {
+					return a.usageError("users list: --page-size must be between 1 and %d", tableau.MaxPageSize)
+				}
+				return a.listUsers(*filter, *pageSize, *asCSV)
+			}
+		}},
+		subcommand{"get", func(fs *flag.FlagSet) func() int {
+			u := fs.String("user", "", "user name")
+			id := fs.String("user-id", "", "user ID (LUID), instead of --user")
+			return func() int {
+				var res tableau.User
+				return a.execute(workflows.GetUserWorkflow, a.workflowID("get-user", *u+*id), workflows.GetUserInput{User: *u, ID: *id}, &res, func(w io.Writer) { showUsers(w, []tableau.User{res}) })
+			}
+		}},
+		subcommand{"set-role", func(fs *flag.FlagSet) func() int {
+			u, r := userRoleFlags(fs, "any settable role, Unlicensed and SiteAdministratorCreator included")
+			return func() int {
+				var res workflows.SetSiteRoleResult
+				return a.execute(workflows.SetSiteRoleWorkflow, a.workflowID("set-site-role", *u), workflows.SetSiteRoleInput{User: *u, Role: *r}, &res, func(w io.Writer) { fmt.Fprintln(w, res.Message) })
+			}
+		}})
+}
+
+// subcommand is a command's word: flags defines its flags and returns what
+// runs once they are parsed.
+type subcommand struct {
+	name  string
+	flags func(fs *flag.FlagSet) (run func() int)
+}
+
+// runSubcommand runs the one of subs that args start with.
+func (a *cli) runSubcommand(cmd string, args []string, subs ...subcommand) int {
+	var names []string
+	for _, sub := range subs {
+		names = append(names, sub.name)
+	}
 	if len(args) == 0 {
-		return a.usageError("users: say list, get or set-role")
+		return a.usageError("%s: say %s", cmd, strings.Join(names, ", "))
 	}
-	fs := a.flags("users " + args[0])
-	switch args[0] {
-	case "list":
-		filter := fs.String("filter", "", "Tableau filter, e.g. siteRole:eq:Viewer")
-		pageSize := fs.Int("page-size", tableau.MaxPageSize, "users per page (1–1000)")
-		asCSV := fs.Bool("csv", false, "print CSV instead of a table")
-		if code, ok := a.parse(fs, args[1:]); !ok {
-			return code
-		}
-		if *pageSize < 1 || *pageSize > tableau.MaxPageSize {
-			return a.usageError("users list: --page-size must be between 1 and %d", tableau.MaxPageSize)
-		}
-		return a.listUsers(*filter, *pageSize, *asCSV)
-	case "get":
-		u := fs.String("user", "", "user name")
-		id := fs.String("user-id", "", "user ID (LUID), instead of --user")
-		if code, ok := a.parse(fs, args[1:]); !ok {
-			return code
-		}
-		var res tableau.User
-		return a.execute(workflows.GetUserWorkflow, a.workflowID("get-user", *u+*id), workflows.GetUserInput{User: *u, ID: *id}, &res, func(w io.Writer) { showUsers(w, []tableau.User{res}) })
-	case "set-role":
-		return a.userRole("users set-role", args[1:], "any settable role, Unlicensed and SiteAdministratorCreator included", func(user, role string) int {
-			var res workflows.SetSiteRoleResult
-			return a.execute(workflows.SetSiteRoleWorkflow, a.workflowID("set-site-role", user), workflows.SetSiteRoleInput{User: user, Role: role}, &res, func(w io.Writer) { fmt.Fprintln(w, res.Message) })
-		})
+	i := slices.IndexFunc(subs, func(sub subcommand) bool { return sub.name == args[0] })
+	if i < 0 {
+		return a.usageError("%s: unknown subcommand %q (%s)", cmd, args[0], strings.Join(names, ", "))
 	}
-	return a.usageError("users: unknown subcommand %q (list, get, set-role)", args[0])
+	fs := a.flags(cmd + " " + args[0])
+	run := subs[i].flags(fs)
+	if code, ok := a.parse(fs, args[1:]); !ok {
+		return code
+	}
+	return run()
 }
 
 // keyValues is a repeatable k=v flag.
@@ -101,41 +131,35 @@ func (kv keyValues) Set(s string) error {
 }
 
 func cmdContent(a *cli, args []string) int {
-	if len(args) == 0 {
-		return a.usageError("content: say collections, search or usage")
-	}
-	fs := a.flags("content " + args[0])
-	switch args[0] {
-	case "collections":
-		q := keyValues{}
-		fs.Var(q, "query", "query parameter key=value (repeatable)")
-		if code, ok := a.parse(fs, args[1:]); !ok {
-			return code
-		}
-		var res json.RawMessage
-		return a.execute(workflows.ListCollectionsWorkflow, a.workflowID("list-collections", ""), workflows.ListCollectionsInput{Query: q}, &res, nil)
-	case "search":
-		in := workflows.SearchContentInput{}
-		fs.StringVar(&in.Terms, "terms", "", "search terms")
-		fs.StringVar(&in.Filter, "filter", "", "e.g. type:eq:workbook")
-		fs.IntVar(&in.Limit, "limit", 0, "hits per page")
-		fs.IntVar(&in.Page, "page", 0, "page, from 0")
-		if code, ok := a.parse(fs, args[1:]); !ok {
-			return code
-		}
-		var res tableau.SearchResult
-		return a.execute(workflows.SearchContentWorkflow, a.workflowID("search-content", ""), in, &res, func(w io.Writer) { showSearch(w, res) })
-	case "usage":
-		in := workflows.UsageStatsInput{}
-		fs.StringVar(&in.Type, "type", "", "content type, e.g. workbook")
-		fs.StringVar(&in.LUID, "luid", "", "content LUID")
-		if code, ok := a.parse(fs, args[1:]); !ok {
-			return code
-		}
-		var res json.RawMessage
-		return a.execute(workflows.UsageStatsWorkflow, a.workflowID("usage-stats", in.LUID), in, &res, nil)
-	}
-	return a.usageError("content: unknown subcommand %q (collections, search, usage)", args[0])
+	return a.runSubcommand("content", args,
+		subcommand{"collections", func(fs *flag.FlagSet) func() int {
+			q := keyValues{}
+			fs.Var(q, "query", "query parameter key=value (repeatable)")
+			return func() int {
+				var res json.RawMessage
+				return a.execute(workflows.ListCollectionsWorkflow, a.workflowID("list-collections", ""), workflows.ListCollectionsInput{Query: q}, &res, nil)
+			}
+		}},
+		subcommand{"search", func(fs *flag.FlagSet) func() int {
+			in := workflows.SearchContentInput{}
+			fs.StringVar(&in.Terms, "terms", "", "search terms")
+			fs.StringVar(&in.Filter, "filter", "", "e.g. type:eq:workbook")
+			fs.IntVar(&in.Limit, "limit", 0, "hits per page")
+			fs.IntVar(&in.Page, "page", 0, "page, from 0")
+			return func() int {
+				var res tableau.SearchResult
+				return a.execute(workflows.SearchContentWorkflow, a.workflowID("search-content", ""), in, &res, func(w io.Writer) { showSearch(w, res) })
+			}
+		}},
+		subcommand{"usage", func(fs *flag.FlagSet) func() int {
+			in := workflows.UsageStatsInput{}
+			fs.StringVar(&in.Type, "type", "", "content type, e.g. workbook")
+			fs.StringVar(&in.LUID, "luid", "", "content LUID")
+			return func() int {
+				var res json.RawMessage
+				return a.execute(workflows.UsageStatsWorkflow, a.workflowID("usage-stats", in.LUID), in, &res, nil)
+			}
+		}})
 }
 
 func cmdRequest(a *cli, args []string) int {

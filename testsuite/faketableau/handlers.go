@@ -274,6 +274,19 @@ func hasScope(se *session, want string) bool {
 	return slices.Contains(se.scopes, want) || slices.Contains(se.scopes, category+":*")
 }
 
+// refuse is Tableau's answer to a call the session may not make: a scope
+// its connected app's JWT lacks (401002), or a caller who is not allowed
+// (403, "Only site and server administrators can <what>.").
+func refuse(se *session, scope string, allowed bool, what string) (reply, bool) {
+	if !hasScope(se, scope) {
+		return missingScope(), true
+	}
+	if !allowed {
+		return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can "+what+"."), true
+	}
+	return reply{}, false
+}
+
 func missingScope() reply {
 	return fail(401, codeInvalidToken, "Unauthorized Access", "Invalid authentication credentials were provided.")
 }

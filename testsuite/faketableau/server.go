@@ -241,27 +241,22 @@ func (s *Server) Count(endpoint string) int {
 	return s.counts[endpoint]
 }
 
-// SignIns counts successful sign-ins.
-func (s *Server) SignIns() int {
+// locked reads the fake's state under its lock.
+func locked[T any](s *Server, read func() T) T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.signIns
+	return read()
 }
+
+// SignIns counts successful sign-ins.
+func (s *Server) SignIns() int { return locked(s, func() int { return s.signIns }) }
 
 // Collisions counts sign-ins with a PAT whose previous session was still
 // live, each of which ended that session (its next call gets 401002).
-func (s *Server) Collisions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.collisions
-}
+func (s *Server) Collisions() int { return locked(s, func() int { return s.collisions }) }
 
 // PeakConcurrency is the most requests the fake was handling at once.
-func (s *Server) PeakConcurrency() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.peak
-}
+func (s *Server) PeakConcurrency() int { return locked(s, func() int { return s.peak }) }
 
 // LiveSessions counts sessions not yet signed out or replaced.
 func (s *Server) LiveSessions() int {

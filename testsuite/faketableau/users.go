@@ -58,19 +58,13 @@ func (s *Server) users(r *http.Request, se *session, st *site, rest []string) re
 	caller := s.userOf(se, st)
 	switch {
 	case len(rest) == 0 && r.Method == http.MethodGet:
-		if !hasScope(se, "tableau:users:read") {
-			return missingScope()
-		}
-		if !isAdmin(caller) {
-			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can query the users of a site.")
+		if refusal, refused := refuse(se, "tableau:users:read", isAdmin(caller), "query the users of a site"); refused {
+			return refusal
 		}
 		return s.listUsers(r, st)
 	case len(rest) == 1 && r.Method == http.MethodGet:
-		if !hasScope(se, "tableau:users:read") {
-			return missingScope()
-		}
-		if !isAdmin(caller) && (caller == nil || caller.ID != rest[0]) {
-			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can query other users.")
+		if refusal, refused := refuse(se, "tableau:users:read", isAdmin(caller) || (caller != nil && caller.ID == rest[0]), "query other users"); refused {
+			return refusal
 		}
 		for _, u := range st.users {
 			if u.ID == rest[0] {
@@ -79,11 +73,8 @@ func (s *Server) users(r *http.Request, se *session, st *site, rest []string) re
 		}
 		return fail(404, codeUserNotFound, "Resource Not Found", fmt.Sprintf("User '%s' could not be found.", rest[0]))
 	case len(rest) == 2 && r.Method == http.MethodGet && rest[1] == "groups":
-		if !hasScope(se, "tableau:users:read") {
-			return missingScope()
-		}
-		if !isAdmin(caller) {
-			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can query the groups of other users.")
+		if refusal, refused := refuse(se, "tableau:users:read", isAdmin(caller), "query the groups of other users"); refused {
+			return refusal
 		}
 		return s.userGroups(r, st, rest[0])
 	case len(rest) == 2 && r.Method == http.MethodGet && rest[1] == "workbooks":
@@ -94,19 +85,13 @@ func (s *Server) users(r *http.Request, se *session, st *site, rest []string) re
 	case len(rest) == 1 && r.Method == http.MethodPut:
 		// Tableau's scope table lists no individual scope for Update User:
 		// only the users wildcard enables it.
-		if !hasScope(se, "tableau:users:*") {
-			return missingScope()
-		}
-		if !isAdmin(caller) {
-			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can update users.")
+		if refusal, refused := refuse(se, "tableau:users:*", isAdmin(caller), "update users"); refused {
+			return refusal
 		}
 		return s.updateUser(r, st, rest[0])
 	case len(rest) == 1 && r.Method == http.MethodDelete:
-		if !hasScope(se, "tableau:users:delete") {
-			return missingScope()
-		}
-		if !isAdmin(caller) {
-			return fail(403, codeForbidden, "Forbidden", "Only site and server administrators can remove users.")
+		if refusal, refused := refuse(se, "tableau:users:delete", isAdmin(caller), "remove users"); refused {
+			return refusal
 		}
 		for i, u := range st.users {
 			if u.ID == rest[0] {
