@@ -223,6 +223,10 @@ func TestWorkerBinary(t *testing.T) {
 	r = s.starter(t, "provision", "--user", "chloe@example.com", "--role", "Creator")
 	assert.Equal(t, 0, r.code, r.stderr+logs.String())
 	assert.Equal(t, "Creator", s.fake.Role(faketableau.SandboxSite, "chloe@example.com"))
+	// The binary decodes input strictly: a misspelt field is named, not ignored.
+	err := s.run(t, "provision-typo", workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "rol": "Explorer"}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "rol: unknown field")
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	assert.NoError(t, cmd.Wait(), "a graceful stop exits 0")

@@ -283,7 +283,7 @@ func TestFaultBadInputIsRejectedBeforeAnyTableauCall(t *testing.T) {
 		{"dot-dot content type", "UsageStats", `{"type":"..","luid":"w1"}`, `type ".." is not a Tableau content type`},
 		{"duplicate keys", "Provision", `{"user":"ana@example.com","user":"ben@example.com","role":"Explorer"}`, "user: given more than once, which is ambiguous"},
 		{"megabyte user", "Provision", `{"user":"` + strings.Repeat("u", 1500<<10) + `","role":"Explorer"}`, "is 1536000 characters long; Tableau user names have at most 255"},
-		{"megabyte field name", "Provision", `{"` + strings.Repeat("f", 1<<20) + `":1,"user":"ana@example.com","role":"Explorer"}`, "(1048576 bytes): unknown field"},
+		{"megabyte field name", "Provision", `{"` + strings.Repeat("f", 1<<20) + `":1,"user":"ana@example.com","role":"Explorer"}`, "(1048576 bytes in all)\": unknown field"},
 		{"negative events per run", "UserAccess", `{"user":"ana@example.com","maxEventsPerRun":-1}`, "maxEventsPerRun must not be negative"},
 	}
 	for _, c := range cases {

@@ -100,11 +100,13 @@ func (s *stack) forget(t *testing.T, id string) workflows.UserAccessResult {
 func startStackWithoutWorker(tb testing.TB) *stack {
 	tb.Helper()
 	s := &stack{fake: testsuite.StartTableau(tb)}
+	// Workers decode inputs as the worker binary does (workflows.DataConverter).
+	opts := client.Options{DataConverter: workflows.DataConverter}
 	if t, ok := tb.(*testing.T); ok {
-		s.server = temporaltest.NewServer(temporaltest.WithT(t))
+		s.server = temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(opts))
 	} else { // benchmarks: temporaltest's own logger needs a *testing.T
-		quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-		s.server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quiet}))
+		opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		s.server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(opts))
 		tb.Cleanup(s.server.Stop)
 	}
 	s.client = s.server.GetDefaultClient()
