@@ -112,8 +112,11 @@ func UnusedAddr(t testing.TB) string {
 
 // Context is the test's context with a deadline (5 minutes), so a call that hangs fails
 // the test with a message instead of running into the package timeout.
-func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+func Context(t testing.TB) context.Context { return ContextWithin(t, 5*time.Minute) }
+
+// ContextWithin ends with the test, or after d.
+func ContextWithin(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -46,9 +46,9 @@ type UserAccessState struct {
 	Grants []Grant                        `json:"grants,omitempty"`
 	// Baseline is the role Tableau showed when the entity first acted, if
 	// it was above every grant then held: access given outside tabflow.
-	Baseline      tableau.SiteRole `json:"baseline,omitempty"`
+	Baseline tableau.SiteRole `json:"baseline,omitempty"`
 	// Role is the user's site role as Tableau last showed it to the entity.
-	Role tableau.SiteRole `json:"role,omitempty"`
+	Role          tableau.SiteRole `json:"role,omitempty"`
 	BaselineKnown bool             `json:"baselineKnown,omitempty"`
 	History       []AccessRecord   `json:"history,omitempty"`
 	Pending       []PendingEvent   `json:"pending,omitempty"`

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
@@ -22,8 +22,7 @@ import (
 // user ends in the state the last events ask for, in a handful of calls.
 func TestAccessEntityBacklogDuringAnOutage(t *testing.T) {
 	s := startStack(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	const user = "ana@example.com"
 	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
 	start := client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}
@@ -79,8 +78,7 @@ func TestAccessEntityBacklogDuringAnOutage(t *testing.T) {
 // running with its memory (Temporal would terminate it over 2 MB of input).
 func TestAccessEntitySurvivesMegabytesOfRejectedInput(t *testing.T) {
 	s := startStack(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	const user = "ana@example.com"
 	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
 	in := workflows.UserAccessInput{User: user, MaxEventsPerRun: 5}
@@ -128,8 +126,7 @@ func TestAccessEntitySurvivesMegabytesOfRejectedInput(t *testing.T) {
 // hands its memory to the per-site entity and ends: one memory per user and site.
 func TestLegacyEntityHandsItsMemoryOver(t *testing.T) {
 	s := startStack(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 2*time.Minute)
 	const user = "chloe@example.com" // Explorer in Tableau
 	legacy := "tableau-access/" + user
 	perSite := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
@@ -168,8 +165,7 @@ func TestLegacyEntityHandsItsMemoryOver(t *testing.T) {
 func TestAccessUpdateBurstIsAnswered(t *testing.T) {
 	s := startStack(t)
 	s.fake.SetLatency(300 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 2*time.Minute)
 	const user = "ben@example.com"
 	roles := []string{"Explorer", "Creator", "Viewer", "ExplorerCanPublish", "SiteAdministratorExplorer"}
 	var wg sync.WaitGroup

@@ -30,8 +30,7 @@ func (s *stack) updateAccess(ctx context.Context, taskQueue, user string, in wor
 
 func TestAccessEntityEndToEnd(t *testing.T) {
 	s := startStack(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	const user = "ana@example.com"
 	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
 	role := func() string { return s.fake.Role(faketableau.SandboxSite, user) }
@@ -141,8 +140,7 @@ func TestAccessEntityPerSite(t *testing.T) {
 func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
 	s := startStackWithoutWorker(t)
 	s.fake.SetLatency(20 * time.Millisecond) // so events arrive while others are applied
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 4*time.Minute)
 	const user, n = "dev@example.com", 300
 	id := workflows.UserAccessWorkflowID(workflows.TaskQueue, user)
 	s.fake.SetRole(faketableau.SandboxSite, user, "Unlicensed")

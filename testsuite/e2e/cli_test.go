@@ -216,7 +216,7 @@ func TestWorkerBinary(t *testing.T) {
 	ctx, cancel := context.WithCancel(testsuite.Context(t))
 	defer cancel()
 	cmd := s.workerCmd(t, ctx)
-	var logs syncBuffer
+	var logs testsuite.SyncBuffer
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())
 
@@ -252,7 +252,7 @@ func TestWorkerStopsGracefullyDuringASlowCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(testsuite.Context(t), time.Minute)
 	defer cancel()
 	cmd := s.workerCmd(t, ctx, "-stop-timeout", "20s")
-	var logs syncBuffer
+	var logs testsuite.SyncBuffer
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())
 

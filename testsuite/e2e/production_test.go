@@ -42,7 +42,7 @@ func TestWorkerMetricsAndProbes(t *testing.T) {
 	defer cancel()
 	addr := testsuite.UnusedAddr(t)
 	cmd := s.workerCmd(t, ctx, "-http-address", addr)
-	var logs syncBuffer
+	var logs testsuite.SyncBuffer
 	cmd.Stderr = &logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
@@ -98,7 +98,7 @@ func TestWorkerTurnsUnreadyWhenItsNamespaceIsDeleted(t *testing.T) {
 	addr := testsuite.UnusedAddr(t)
 	cmd := s.workerCmd(t, ctx, "-http-address", addr)
 	cmd.Env = append(cmd.Env, "TEMPORAL_NAMESPACE="+doomed)
-	var logs syncBuffer
+	var logs testsuite.SyncBuffer
 	cmd.Stderr = &logs
 	require.Eventually(t, func() bool { // the new namespace reaches the frontend's cache
 		_, err := s.client.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: doomed})

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"regexp"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
 )
@@ -22,8 +22,7 @@ import (
 // is not undone by it.
 func TestReconcileDriftPlanApproveApply(t *testing.T) {
 	s := startStack(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	role := func(u string) string { return s.fake.Role(faketableau.SandboxSite, u) }
 	for user, r := range map[string]string{"ana@example.com": "Explorer", "chloe@example.com": "Explorer", "newhire@example.com": "Creator"} {
 		_, err := s.updateAccess(ctx, workflows.TaskQueue, user, workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: r})
@@ -105,8 +104,7 @@ func TestRevokeWarningsAndOwnedContentThroughTheCLI(t *testing.T) {
 func TestReconcileOver100000Users(t *testing.T) {
 	s := startStack(t)
 	s.fake.AddUsers(faketableau.SandboxSite, 100_000, "Viewer")
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 4*time.Minute)
 	_, err := s.updateAccess(ctx, workflows.TaskQueue, "user00042@example.com", workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: "Explorer"})
 	require.NoError(t, err)
 	s.fake.SetRole(faketableau.SandboxSite, "user00042@example.com", "Creator")
@@ -127,8 +125,7 @@ func TestReconcileOver100000Users(t *testing.T) {
 // says in its current details how many users drifted.
 func TestReconcileSchedule(t *testing.T) {
 	s := startStack(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 2*time.Minute)
 	_, err := s.updateAccess(ctx, workflows.TaskQueue, "ana@example.com", workflows.UserAccessInput{}, workflows.AccessEvent{Op: "grant", Role: "Viewer"})
 	require.NoError(t, err)
 	s.fake.SetRole(faketableau.SandboxSite, "ana@example.com", "Creator")

@@ -4,7 +4,6 @@
 package quickstart
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,21 +81,10 @@ func (q *quickStart) env() []string {
 type devProcess struct {
 	t   *testing.T
 	cmd *exec.Cmd
-	mu  sync.Mutex
-	log bytes.Buffer
+	log testsuite.SyncBuffer
 }
 
-func (d *devProcess) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.Write(p)
-}
-
-func (d *devProcess) text() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.log.String()
-}
+func (d *devProcess) text() string { return d.log.String() }
 
 // startDev runs dev in the quick start's directory, on free ports, until its
 // worker has started.
@@ -105,7 +92,7 @@ func (q *quickStart) startDev() *devProcess {
 	d := &devProcess{t: q.t}
 	d.cmd = exec.Command(q.devBin, "-port", strconv.Itoa(q.ports[0]), "-ui-port", strconv.Itoa(q.ports[1]),
 		"-sandbox-port", strconv.Itoa(q.ports[2]), "-http-address", fmt.Sprintf("127.0.0.1:%d", q.ports[3]))
-	d.cmd.Dir, d.cmd.Env, d.cmd.Stdout, d.cmd.Stderr = q.dir, q.env(), d, d
+	d.cmd.Dir, d.cmd.Env, d.cmd.Stdout, d.cmd.Stderr = q.dir, q.env(), &d.log, &d.log
 	require.NoError(q.t, d.cmd.Start())
 	q.t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 	deadline := time.Now().Add(2 * time.Minute)

@@ -28,8 +28,7 @@ import (
 // restarted mid-run. Nothing is lost or applied twice.
 func TestProductionTopology(t *testing.T) {
 	pgURL := postgresURL(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
-	defer cancel()
+	ctx := testsuite.ContextWithin(t, 10*time.Minute)
 	started := time.Now()
 	workerBin, serverBin := binaries(t)
 	setup := exec.CommandContext(ctx, serverBin, "setup-schema", "-url", pgURL)
