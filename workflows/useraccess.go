@@ -139,16 +139,18 @@ func newEntity(ctx workflow.Context, in UserAccessInput) *entity {
 		e.admit(ctx, p, 0)
 	}
 	e.forget = st.Forget
-	e.misrouted = misrouted(ctx, in.User, false)
+	e.misrouted = misrouted(ctx, in.User)
 	return e
 }
 
 // misrouted says why an entity whose ID is not the one for its task queue
-// and user applies nothing (version 2 also answered to the legacy ID).
-func misrouted(ctx workflow.Context, user string, legacyIDOK bool) string {
+// and user applies nothing. The legacy per-user ID is no misroute: version
+// 2 ran under it, and the current rules hand such a run's memory over
+// before they get here.
+func misrouted(ctx workflow.Context, user string) string {
 	info := workflow.GetInfo(ctx)
 	id, want := info.WorkflowExecution.ID, UserAccessWorkflowID(info.TaskQueueName, user)
-	if id == want || (legacyIDOK && id == legacyUserAccessWorkflowID(user)) {
+	if id == want || id == legacyUserAccessWorkflowID(user) {
 		return ""
 	}
 	return fmt.Sprintf("this entity's ID %q does not match its task queue %q and user: the entity for that site and user is %q, so no event is applied here",

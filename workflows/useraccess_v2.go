@@ -108,7 +108,7 @@ func newEntityV2(ctx workflow.Context, in UserAccessInput) *entityV2 {
 		e.queue = append(e.queue, queuedV2{pendingV2: pendingV2{Event: accessEventV2{Op: p.Event.Op, Role: p.Event.Role, RequestID: p.Event.RequestID, At: p.Event.At, Duration: p.Event.Duration, ExpiresAt: p.Event.ExpiresAt}, ReceivedAt: p.ReceivedAt}})
 	}
 	st.Pending = nil
-	e.misrouted = misrouted(ctx, in.User, true)
+	e.misrouted = misrouted(ctx, in.User)
 	return e
 }
 
