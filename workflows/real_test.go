@@ -102,28 +102,37 @@ func TestDeprovisionDoesNotMistakeAnyNotFoundForAnUnknownUser(t *testing.T) {
 // reached Tableau is reported, never re-sent, unless the input asks.
 func TestTableauRequestSendsWritesOnce(t *testing.T) {
 	body := map[string]any{"user": map[string]any{"name": "new@example.com", "siteRole": "Viewer"}}
-	env, fake := realEnv(t)
-	fake.Inject(faketableau.Fault{Method: "POST", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
-	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "sites/{site-id}/users", "body": body})
-	assert.Equal(t, activities.ErrTableauServerError, workflowError(t, env).Type())
-	assert.Equal(t, 1, countRequests(fake, "POST", "/users"), "sent once")
-
-	env, fake = realEnv(t)
-	fake.Inject(faketableau.Fault{Method: "POST", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
-	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "POST", "path": "sites/{site-id}/users", "body": body, "retry": true})
-	workflowError(t, env) // the fake has no Add User: 404 on the second attempt
-	assert.Equal(t, 2, countRequests(fake, "POST", "/users"), `"retry": true re-sends`)
-
-	env, fake = realEnv(t)
-	fake.Inject(faketableau.Fault{Method: "PATCH", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
-	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "PATCH", "path": "sites/{site-id}/users/{user-id}", "body": body})
-	assert.Equal(t, activities.ErrTableauServerError, workflowError(t, env).Type())
-	assert.Equal(t, 1, countRequests(fake, "PATCH", "/users"), "a PATCH is sent once too")
-
-	env, fake = realEnv(t)
-	fake.Inject(faketableau.Fault{Method: "GET", PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
-	env.ExecuteWorkflow(workflows.TableauRequestWorkflow, map[string]any{"method": "GET", "path": "sites/{site-id}/users"})
-	require.NoError(t, env.GetWorkflowError(), "a GET is retried")
+	for _, c := range []struct {
+		method, path string
+		retry        bool
+		wantSent     int
+		why          string
+	}{
+		{"POST", "sites/{site-id}/users", false, 1, "sent once"},
+		{"POST", "sites/{site-id}/users", true, 2, `"retry": true re-sends (the fake has no Add User: 404 the second time)`},
+		{"PATCH", "sites/{site-id}/users/{user-id}", false, 1, "a PATCH is sent once too"},
+		{"GET", "sites/{site-id}/users", false, 2, "a GET is retried, and succeeds"},
+	} {
+		env, fake := realEnv(t)
+		fake.Inject(faketableau.Fault{Method: c.method, PathContains: "/users", Times: 1, Status: 502, Body: "bad gateway"})
+		in := map[string]any{"method": c.method, "path": c.path}
+		if c.method != "GET" {
+			in["body"] = body
+		}
+		if c.retry {
+			in["retry"] = true
+		}
+		env.ExecuteWorkflow(workflows.TableauRequestWorkflow, in)
+		switch {
+		case c.method == "GET":
+			require.NoError(t, env.GetWorkflowError(), c.why)
+		case !c.retry:
+			assert.Equal(t, activities.ErrTableauServerError, workflowError(t, env).Type(), c.why)
+		default:
+			workflowError(t, env)
+		}
+		assert.Equal(t, c.wantSent, countRequests(fake, c.method, "/users"), c.why)
+	}
 }
 
 func countRequests(fake *testsuite.Tableau, method, pathContains string) int {
