@@ -31,6 +31,14 @@ func newLeaseEnv(t *testing.T) *leaseEnv {
 	return &leaseEnv{t: t, env: env, answers: map[string]workflows.LeaseGrant{}}
 }
 
+// at runs fn at d into the test.
+func (l *leaseEnv) at(d time.Duration, fn func()) { l.env.RegisterDelayedCallback(fn, d) }
+
+// run runs the lease workflow with leases of ttl.
+func (l *leaseEnv) run(ttl time.Duration) {
+	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: ttl})
+}
+
 func (l *leaseEnv) send(op, holder string) {
 	l.env.UpdateWorkflow(op, op+"-"+holder+"-"+l.env.Now().Format(time.RFC3339Nano), &sdktestsuite.TestUpdateCallback{
 		OnAccept: func() {},
@@ -54,45 +62,45 @@ func (l *leaseEnv) send(op, holder string) {
 
 func TestPATLeaseIsFirstComeFirstServed(t *testing.T) {
 	l := newLeaseEnv(t)
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.send(workflows.LeaseAcquire, "a")
 		l.send(workflows.LeaseAcquire, "b")
 		l.send(workflows.LeaseAcquire, "c")
-	}, 0)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(time.Second, func() {
 		assert.Equal(t, []string{"a"}, l.grants, "one holder at a time")
 		l.send(workflows.LeaseRelease, "a")
-	}, time.Second)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(2*time.Second, func() {
 		assert.Equal(t, []string{"a", "b"}, l.grants, "in the order asked")
 		l.send(workflows.LeaseRenew, "c") // not the holder
 		l.send(workflows.LeaseRelease, "b")
-	}, 2*time.Second)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(3*time.Second, func() {
 		assert.Equal(t, []string{"a", "b", "c"}, l.grants)
 		assert.Equal(t, []string{"renew c"}, l.errs, "only the holder renews")
 		l.env.CancelWorkflow()
-	}, 3*time.Second)
-	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	})
+	l.run(10 * time.Second)
 }
 
 // A holder that stops renewing (its worker died) loses the lease after the
 // TTL, and the next holder gets it, with no manual cleanup.
 func TestPATLeaseOfADeadHolderExpires(t *testing.T) {
 	l := newLeaseEnv(t)
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.send(workflows.LeaseAcquire, "dead")
 		l.send(workflows.LeaseAcquire, "b")
-	}, 0)
-	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRenew, "dead") }, 5*time.Second) // one renewal, then silence
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(5*time.Second, func() { l.send(workflows.LeaseRenew, "dead") }) // one renewal, then silence
+	l.at(14*time.Second, func() {
 		assert.Equal(t, []string{"dead"}, l.grants, "the renewal at 5 s carried the lease past 10 s")
-	}, 14*time.Second)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(time.Minute, func() {
 		require.Equal(t, []string{"dead", "b"}, l.grants)
 		l.env.CancelWorkflow()
-	}, time.Minute)
-	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	})
+	l.run(10 * time.Second)
 	assert.Equal(t, []string{"dead", "b"}, l.grants)
 }
 
@@ -100,18 +108,18 @@ func TestPATLeaseOfADeadHolderExpires(t *testing.T) {
 // new, carrying the current lease.
 func TestPATLeaseContinuesAsNew(t *testing.T) {
 	l := newLeaseEnv(t)
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.send(workflows.LeaseAcquire, "a")
 		l.send(workflows.LeaseAcquire, "b")
 		l.send(workflows.LeaseAcquire, "c")
-	}, 0)
+	})
 	var grantedAt time.Time
-	l.env.RegisterDelayedCallback(func() {
+	l.at(time.Second, func() {
 		l.env.SetCurrentHistoryLength(5000)
 		grantedAt = l.env.Now()
 		l.send(workflows.LeaseRelease, "a") // b gets the lease, then the run ends
-	}, time.Second)
-	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	})
+	l.run(10 * time.Second)
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(l.env.GetWorkflowError(), &can), "%v", l.env.GetWorkflowError())
 	var next workflows.PATLeaseInput
@@ -128,22 +136,22 @@ func TestPATLeaseContinuesAsNew(t *testing.T) {
 // its lease counts from the grant.
 func TestPATLeaseWithdrawnWaitersAreAnswered(t *testing.T) {
 	l := newLeaseEnv(t)
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.send(workflows.LeaseAcquire, "a")
 		l.send(workflows.LeaseAcquire, "gives-up")
 		l.send(workflows.LeaseAcquire, "c")
-	}, 0)
-	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "gives-up") }, time.Second)
-	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "a") }, 3*time.Second)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(time.Second, func() { l.send(workflows.LeaseRelease, "gives-up") })
+	l.at(3*time.Second, func() { l.send(workflows.LeaseRelease, "a") })
+	l.at(4*time.Second, func() {
 		assert.Equal(t, []string{"a", "c"}, l.grants)
 		require.Contains(t, l.answers, "gives-up", "the withdrawn acquire was answered")
 		assert.True(t, l.answers["gives-up"].Withdrawn)
 		assert.Equal(t, 3*time.Second, l.answers["c"].Waited)
 		assert.Zero(t, l.answers["a"].Waited)
 		l.env.CancelWorkflow()
-	}, 4*time.Second)
-	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	})
+	l.run(10 * time.Second)
 }
 
 // A lease workflow started on a site's task queue (before leases had their
@@ -165,13 +173,13 @@ func TestPATLeaseMovesToTheLeaseTaskQueue(t *testing.T) {
 func TestPATLeaseRefusesAnUnnamedHolder(t *testing.T) {
 	l := newLeaseEnv(t)
 	var refused error
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.env.UpdateWorkflow(workflows.LeaseAcquire, "unnamed", &sdktestsuite.TestUpdateCallback{
 			OnAccept: func() { t.Error("accepted") }, OnReject: func(err error) { refused = err }, OnComplete: func(any, error) {},
 		}, workflows.LeaseRequest{Holder: " "})
-	}, 0)
+	})
 	l.env.RegisterDelayedCallback(l.env.CancelWorkflow, time.Second)
-	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	l.run(10 * time.Second)
 	require.Error(t, refused)
 	assert.Contains(t, refused.Error(), "holder is required")
 }
@@ -180,7 +188,7 @@ func TestPATLeaseRefusesAnUnnamedHolder(t *testing.T) {
 // version that changes it is heard by lease workflows already running.
 func TestPATLeaseUsesTheHoldersTTL(t *testing.T) {
 	l := newLeaseEnv(t)
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.env.UpdateWorkflow(workflows.LeaseAcquire, "short", &sdktestsuite.TestUpdateCallback{
 			OnAccept: func() {}, OnReject: func(err error) { t.Error(err) },
 			OnComplete: func(v any, err error) {
@@ -190,12 +198,12 @@ func TestPATLeaseUsesTheHoldersTTL(t *testing.T) {
 			},
 		}, workflows.LeaseRequest{Holder: "short", TTL: 3 * time.Second})
 		l.send(workflows.LeaseAcquire, "next")
-	}, 0)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(5*time.Second, func() {
 		assert.Equal(t, []string{"short", "next"}, l.grants, "the unrenewed 3 s lease expired, not after 10 s")
 		l.env.CancelWorkflow()
-	}, 5*time.Second)
-	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second})
+	})
+	l.run(10 * time.Second)
 }
 
 // Holders waiting when the lease workflow continued as new keep their
@@ -203,16 +211,16 @@ func TestPATLeaseUsesTheHoldersTTL(t *testing.T) {
 // asks again is passed over.
 func TestPATLeaseKeepsTheWaitersOrderAcrossContinueAsNew(t *testing.T) {
 	l := newLeaseEnv(t)
-	l.env.RegisterDelayedCallback(func() {
+	l.at(0, func() {
 		l.send(workflows.LeaseAcquire, "c") // they ask again in another order
 		l.send(workflows.LeaseAcquire, "b")
-	}, 0)
-	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "a") }, time.Second)
-	l.env.RegisterDelayedCallback(func() { l.send(workflows.LeaseRelease, "b") }, 2*time.Second)
-	l.env.RegisterDelayedCallback(func() {
+	})
+	l.at(time.Second, func() { l.send(workflows.LeaseRelease, "a") })
+	l.at(2*time.Second, func() { l.send(workflows.LeaseRelease, "b") })
+	l.at(3*time.Second, func() {
 		assert.Equal(t, []string{"b", "c"}, l.grants, "in the order they first asked; gone is passed over")
 		l.env.CancelWorkflow()
-	}, 3*time.Second)
+	})
 	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second, Holder: "a",
 		Expires: l.env.Now().Add(10 * time.Second), Queue: []string{"gone", "b", "c"}})
 }
