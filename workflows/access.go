@@ -196,7 +196,7 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionRes
 	res.Role, res.Changed = string(updated.SiteRole), true
 	res.Message = fmt.Sprintf("%s: site role %s → %s (access revoked; the user is kept)", in.User, res.PreviousRole, res.Role)
 	if next != tableau.RoleUnlicensed {
-		res.Message = fmt.Sprintf("%s: site role %s → %s (the %s access revoked; the %s grant is still held)", in.User, res.PreviousRole, res.Role, revoked, next)
+		res.Message = fmt.Sprintf("%s: site role %s → %s (the %s access revoked; the user still holds %s)", in.User, res.PreviousRole, res.Role, revoked, next)
 	} else if licensingChecks(ctx) {
 		var note string
 		if res.Owned, note = ownedContent(ctx, found.User); note != "" {

@@ -189,7 +189,7 @@ func TestUserAccessRevokeFallsBackToTheGrantStillHeld(t *testing.T) {
 	assert.Equal(t, "Creator", toCreator.RoleAfter)
 	assert.Equal(t, workflows.OutcomeApplied, fallback.Outcome)
 	assert.Equal(t, "Viewer", fallback.RoleAfter, "not Unlicensed: the Viewer grant is still held")
-	assert.Contains(t, fallback.Message, "the Viewer grant is still held")
+	assert.Contains(t, fallback.Message, "the user still holds Viewer")
 	assert.Equal(t, "Unlicensed", last.RoleAfter, "no grant left")
 	assert.Empty(t, res.Grants)
 }

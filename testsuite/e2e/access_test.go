@@ -58,7 +58,7 @@ func TestAccessEntityEndToEnd(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	r = s.starter(t, "revoke", "--user", user, "--role", "Creator")
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "site role Creator → Explorer (the Creator access revoked; the Explorer grant is still held)")
+	assert.Contains(t, r.stdout, "site role Creator → Explorer (the Creator access revoked; the user still holds Explorer)")
 	assert.Equal(t, "Explorer", role())
 
 	// A 6 s grant expires on its own, back to the grant still held.
