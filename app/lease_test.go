@@ -203,3 +203,29 @@ func testContext(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// A lease that was lost is never handed to the worker's next session: that
+// session asks the lease workflow again.
+func TestLostLeaseIsNotHandedOver(t *testing.T) {
+	var acquires atomic.Int32
+	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
+		if op == workflows.LeaseAcquire {
+			acquires.Add(1)
+		}
+		// A TTL inside the safety margin: the first renewal tick finds the lease past its deadline.
+		return workflows.LeaseGrant{TTL: leaseMargin / 2}, nil
+	}}
+	ctx := testContext(t)
+	lost, release, err := l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatal("the lease was never given up")
+	}
+	release()
+	_, release, err = l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	defer release()
+	assert.Equal(t, int32(2), acquires.Load(), "asked again, not handed the lost lease")
+}

@@ -40,6 +40,22 @@ func TestUserGroupsPagesAndLicensingRoles(t *testing.T) {
 	assert.Equal(t, tableau.SiteRole(""), sales.LicensingRole(), "a group that licenses nobody at sign-in")
 }
 
+// A short page ends the listing even when the total Tableau announced is
+// larger: a server that miscounts is not paged a hundred times.
+func TestUserGroupsStopAtAShortPage(t *testing.T) {
+	fake := testsuite.StartTableau(t)
+	ben, ok := fake.UserByName(faketableau.SandboxSite, "ben@example.com")
+	require.True(t, ok)
+	fake.Inject(faketableau.Fault{Method: "GET", PathContains: "/groups", Status: 200,
+		Body: `{"pagination":{"pageNumber":"1","pageSize":"1000","totalAvailable":"5000"},"groups":{"group":[{"id":"g1","name":"One"},{"id":"g2","name":"Two"}]}}`})
+	inSession(t, fake, func(ctx context.Context, s *tableau.Session) {
+		groups, err := s.UserGroups(ctx, ben.ID)
+		require.NoError(t, err)
+		assert.Len(t, groups, 2)
+	})
+	assert.Equal(t, 1, fake.Count("users:groups"), "one page asked for")
+}
+
 // Owned content is counted past the names listed.
 func TestOwnedContentCountsBeyondTheNamesListed(t *testing.T) {
 	fake := testsuite.StartTableau(t)

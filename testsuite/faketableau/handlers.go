@@ -162,6 +162,8 @@ func endpointOf(r *http.Request) string {
 		return "users:delete"
 	case len(rest) == 4 && rest[0] == "sites" && rest[2] == "users":
 		return "users:get"
+	case len(rest) == 5 && rest[0] == "sites" && rest[2] == "users" && rest[4] == "groups":
+		return "users:groups"
 	case len(rest) == 3 && rest[0] == "sites" && rest[2] == "workbooks":
 		return "workbooks:list"
 	}

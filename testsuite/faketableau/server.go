@@ -230,7 +230,7 @@ func (s *Server) Requests() []Request {
 
 // Count returns how many requests reached an endpoint ("signin", "signout",
 // "serverinfo", "sessions:current", "users:list", "users:get",
-// "users:update", "search", "usage-stats", "collections"), or all requests
+// "users:update", "users:groups", "search", "usage-stats", "collections"), or all requests
 // for "".
 func (s *Server) Count(endpoint string) int {
 	s.mu.Lock()
