@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tabflow/tableau"
+	"tabflow/testsuite"
 )
 
 func TestNormalizeServerURL(t *testing.T) {
@@ -209,4 +210,25 @@ func TestApplyCarriesEveryField(t *testing.T) {
 		"user", "••••••••3333", "ca.pem", "key.pem", "kid", "issuer", "tenant", "uat-user", "email", "scope-b"}
 	assert.Equal(t, want, fields(c))
 	assert.Equal(t, want, fields(c.Apply(tableau.ConnectionUpdate{Site: "site"})), "blank fields keep what is stored")
+}
+
+// Without TABLEAU_AUTH_METHOD the method is the one whose credentials are
+// set; a PAT wins when it is set too.
+func TestAuthMethodIsInferredFromTheCredentials(t *testing.T) {
+	key := testsuite.StartTableau(t).UATConfig(t).UAT.PrivateKeyFile
+	for _, c := range []struct {
+		env  map[string]string
+		want tableau.AuthMethod
+	}{
+		{map[string]string{"TABLEAU_PAT_NAME": "p", "TABLEAU_PAT_SECRET": "pat-secret-1"}, tableau.AuthPAT},
+		{map[string]string{"TABLEAU_JWT_CLIENT_ID": "c", "TABLEAU_JWT_SECRET_ID": "s", "TABLEAU_JWT_SECRET": "jwt-secret-1", "TABLEAU_JWT_USERNAME": "u"}, tableau.AuthJWT},
+		{map[string]string{"TABLEAU_USERNAME": "u", "TABLEAU_PASSWORD": "password-1"}, tableau.AuthPassword},
+		{map[string]string{"TABLEAU_UAT_ISSUER": "i", "TABLEAU_UAT_KEY_ID": "k", "TABLEAU_UAT_TENANT_ID": "t", "TABLEAU_UAT_USERNAME": "u", "TABLEAU_UAT_PRIVATE_KEY_FILE": key}, tableau.AuthUAT},
+		{map[string]string{"TABLEAU_PAT_NAME": "p", "TABLEAU_PAT_SECRET": "pat-secret-1", "TABLEAU_USERNAME": "u", "TABLEAU_PASSWORD": "password-1"}, tableau.AuthPAT},
+	} {
+		c.env["TABLEAU_SERVER_URL"], c.env["TABLEAU_SITE"] = "tableau.acme.com", "acme"
+		got, err := tableau.LoadConfig("", env(c.env))
+		require.NoError(t, err, c.want)
+		assert.Equal(t, c.want, got.Auth, "%v", c.env)
+	}
 }

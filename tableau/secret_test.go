@@ -26,6 +26,8 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	h := holder{Exported: s, unexported: s, Config: tableau.Config{PATSecret: s, JWT: tableau.JWTConfig{Secret: s}, Password: s}}
 
+	assert.Equal(t, `"••••••••7f3a"`, fmt.Sprintf("%q", s), "%q quotes the masked form")
+	assert.Equal(t, "••••••••7f3a", fmt.Sprintf("%v", s))
 	var outputs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
 		outputs = append(outputs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, h), fmt.Sprintf(verb, &h))

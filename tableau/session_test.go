@@ -165,13 +165,30 @@ func TestSignInFailureMessages(t *testing.T) {
 	})
 }
 
+// A session Tableau already ended (401) is signed out; any other refusal,
+// or no answer, is reported.
 func TestSignOutTolerates401(t *testing.T) {
-	fake := testsuite.StartTableau(t)
-	fake.Inject(faketableau.Fault{PathContains: "/auth/signout", Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`})
-	s, err := fake.Client(t, fake.PATConfig()).SignIn(testsuite.Context(t))
-	require.NoError(t, err)
-	assert.NoError(t, s.SignOut(testsuite.Context(t)))
-	assert.NoError(t, s.SignOut(testsuite.Context(t)), "signing out twice is harmless")
+	for _, c := range []struct {
+		fault   faketableau.Fault
+		wantErr string
+	}{
+		{faketableau.Fault{Status: 401, Body: `{"error":{"code":"401002","summary":"Unauthorized Access","detail":"Invalid authentication credentials were provided."}}`}, ""},
+		{faketableau.Fault{Status: 500, Body: "sign-out broke"}, "sign-out broke"},
+		{faketableau.Fault{Reset: true}, "could not reach Tableau"},
+	} {
+		fake := testsuite.StartTableau(t)
+		s, err := fake.Client(t, fake.PATConfig()).SignIn(testsuite.Context(t))
+		require.NoError(t, err)
+		c.fault.PathContains = "/auth/signout"
+		fake.Inject(c.fault)
+		err = s.SignOut(testsuite.Context(t))
+		if c.wantErr == "" {
+			assert.NoError(t, err)
+		} else {
+			assert.ErrorContains(t, err, c.wantErr)
+		}
+		assert.Equal(t, err, s.SignOut(testsuite.Context(t)), "signing out twice is harmless: the first answer stands")
+	}
 }
 
 func TestReplacedSessionGets401002(t *testing.T) {

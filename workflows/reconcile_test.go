@@ -125,6 +125,7 @@ func TestReconcileBadInput(t *testing.T) {
 		{workflows.ReconcileInput{MaxChanges: &neg}, "maxChanges must not be negative"},
 		{workflows.ReconcileInput{InactiveDays: -3}, "inactiveDays must not be negative"},
 		{workflows.ReconcileInput{ApproveWithin: "soon"}, `approveWithin "soon" must be a positive Go duration`},
+		{workflows.ReconcileInput{ApproveWithin: "-1h"}, `approveWithin "-1h" must be a positive Go duration`},
 	} {
 		env := newEnv(t)
 		env.ExecuteWorkflow(workflows.ReconcileWorkflow, c.in)
