@@ -99,6 +99,10 @@ func TestActivityErrorClasses(t *testing.T) {
 			_, err := env.ExecuteActivity(acts.GetUser, activities.GetUserInput{ID: "00000000-0000-0000-0000-000000000000"})
 			return err
 		}, wantType: activities.ErrUserNotFound, nonRetryable: true, wantMessage: "404002"},
+		{name: "user removed before the role update", run: func(env *sdktestsuite.TestActivityEnvironment) error {
+			_, err := env.ExecuteActivity(acts.SetSiteRole, activities.SetSiteRoleInput{UserID: "00000000-0000-0000-0000-000000000000", Role: tableau.RoleViewer})
+			return err
+		}, wantType: activities.ErrUserNotFound, nonRetryable: true, wantMessage: "404002"},
 		{name: "invalid role", fault: &faketableau.Fault{Method: "PUT", Status: 400, Body: `{"error":{"code":"400013","summary":"Bad Request","detail":"Invalid site role"}}`}, run: func(env *sdktestsuite.TestActivityEnvironment) error {
 			_, err := env.ExecuteActivity(acts.SetSiteRole, activities.SetSiteRoleInput{UserID: ben.ID, Role: tableau.RoleViewer})
 			return err
