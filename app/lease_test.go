@@ -45,11 +45,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 			start := time.Now()
 			lost, release, err := l.Acquire(ctx, "key")
 			require.NoError(t, err)
-			select {
-			case <-lost:
-			case <-ctx.Done():
-				t.Fatal("the lease was never given up")
-			}
+			waitForLoss(ctx, t, lost)
 			assert.Less(t, time.Since(start), leaseTTL-leaseMargin/2, "given up with time to sign out before the lease expires")
 			release()
 			assert.Eventually(t, released.Load, time.Second, 10*time.Millisecond)
@@ -218,14 +214,20 @@ func TestLostLeaseIsNotHandedOver(t *testing.T) {
 	ctx := testContext(t)
 	lost, release, err := l.Acquire(ctx, "key")
 	require.NoError(t, err)
-	select {
-	case <-lost:
-	case <-ctx.Done():
-		t.Fatal("the lease was never given up")
-	}
+	waitForLoss(ctx, t, lost)
 	release()
 	_, release, err = l.Acquire(ctx, "key")
 	require.NoError(t, err)
 	defer release()
 	assert.Equal(t, int32(2), acquires.Load(), "asked again, not handed the lost lease")
+}
+
+// waitForLoss waits until the lease is given up, failing the test at ctx's end.
+func waitForLoss(ctx context.Context, t *testing.T, lost <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatal("the lease was never given up")
+	}
 }

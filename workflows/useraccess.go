@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"tabflow/internal/clip"
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -143,20 +141,6 @@ func newEntity(ctx workflow.Context, in UserAccessInput) *entity {
 	return e
 }
 
-// misrouted says why an entity whose ID is not the one for its task queue
-// and user applies nothing. The legacy per-user ID is no misroute: version
-// 2 ran under it, and the current rules hand such a run's memory over
-// before they get here.
-func misrouted(ctx workflow.Context, user string) string {
-	info := workflow.GetInfo(ctx)
-	id, want := info.WorkflowExecution.ID, UserAccessWorkflowID(info.TaskQueueName, user)
-	if id == want || id == legacyUserAccessWorkflowID(user) {
-		return ""
-	}
-	return fmt.Sprintf("this entity's ID %q does not match its task queue %q and user: the entity for that site and user is %q, so no event is applied here",
-		clip.Text(id, 120), info.TaskQueueName, clip.Text(want, 120))
-}
-
 func (e *entity) register(ctx workflow.Context) error {
 	if err := registerAccess(ctx, e.st, e.st.grantsView, e.onUpdate, e.validateUpdate); err != nil {
 		return err
@@ -171,19 +155,6 @@ func (e *entity) register(ctx workflow.Context) error {
 		}
 		return nil
 	}})
-}
-
-// registerAccess registers what every entity version answers: its history
-// and grants queries and the access update.
-func registerAccess[E any](ctx workflow.Context, st *UserAccessState, grants func() []Grant,
-	onUpdate func(workflow.Context, E) (AccessRecord, error), validate func(workflow.Context, E) error) error {
-	if err := workflow.SetQueryHandler(ctx, HistoryQuery, st.historyPage); err != nil {
-		return err
-	}
-	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return grants(), nil }); err != nil {
-		return err
-	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, AccessUpdate, onUpdate, workflow.UpdateHandlerOptions{Validator: validate})
 }
 
 // validateUpdate rejects an invalid access update before it is accepted, so
@@ -223,16 +194,6 @@ func (e *entity) onUpdate(ctx workflow.Context, ev AccessEvent) (AccessRecord, e
 	ticket := e.tickets
 	e.admit(ctx, PendingEvent{Event: ev, ReceivedAt: workflow.Now(ctx)}, ticket)
 	return awaitAnswer(ctx, e.answers, ticket)
-}
-
-// awaitAnswer waits for the record that answers an update's ticket.
-func awaitAnswer(ctx workflow.Context, answers map[int]*AccessRecord, ticket int) (AccessRecord, error) {
-	if err := workflow.Await(ctx, func() bool { return answers[ticket] != nil }); err != nil {
-		return AccessRecord{}, err
-	}
-	rec := *answers[ticket]
-	delete(answers, ticket)
-	return rec, nil
 }
 
 // drainSignals takes every buffered access signal.
@@ -340,26 +301,8 @@ func (e *entity) wait(ctx workflow.Context) error {
 	return awaitUntil(ctx, e.st.nextDue(), func() bool { return len(e.queue) > 0 || e.signals.Len() > 0 || e.forget })
 }
 
-// awaitUntil waits for ready, or until next if there is one. Entities of
-// every version wait this way.
-func awaitUntil(ctx workflow.Context, next *time.Time, ready func() bool) error {
-	if next == nil {
-		return workflow.Await(ctx, ready)
-	}
-	_, err := workflow.AwaitWithTimeout(ctx, max(next.Sub(workflow.Now(ctx)), time.Millisecond), ready)
-	return err
-}
-
 func (e *entity) shouldContinueAsNew(ctx workflow.Context) bool {
 	return runIsFull(ctx, e.in.MaxEventsPerRun, e.handled)
-}
-
-// runIsFull says an entity's run should continue as new: Temporal suggests
-// it, its history is long, or it handled maxEventsPerRun events.
-func runIsFull(ctx workflow.Context, maxEventsPerRun, handled int) bool {
-	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > maxRunEvents ||
-		info.GetCurrentHistorySize() > maxRunBytes || (maxEventsPerRun > 0 && handled >= maxEventsPerRun)
 }
 
 // continueAsNew hands the whole state to a new run. Every accepted update is
@@ -377,31 +320,6 @@ func (e *entity) continueAsNew(ctx workflow.Context) error {
 		e.st.Pending = append(e.st.Pending, q.PendingEvent)
 	}
 	return continueWith(ctx, e.in, e.st, e.forget)
-}
-
-// answerEveryUpdate applies queued events while an update waits for its
-// answer, until every update handler has finished.
-func answerEveryUpdate(ctx workflow.Context, hasTicket func() bool, applyNext func(workflow.Context)) error {
-	for {
-		for hasTicket() {
-			applyNext(ctx)
-		}
-		if workflow.AllHandlersFinished(ctx) {
-			return nil
-		}
-		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) || hasTicket() }); err != nil {
-			return err
-		}
-	}
-}
-
-// continueWith continues the entity as new with its memory, in the current
-// version (a version 1 or 2 run upgrades here).
-func continueWith(ctx workflow.Context, in UserAccessInput, st *UserAccessState, forget bool) error {
-	st.Forget = forget
-	in.State = st
-	in.IdleTimeout = ""
-	return workflow.NewContinueAsNewError(ctx, UserAccessWorkflow, in)
 }
 
 // applyNext applies the first queued event and answers its update, if any.
