@@ -198,13 +198,7 @@ func (e *entity) onUpdate(ctx workflow.Context, ev AccessEvent) (AccessRecord, e
 
 // drainSignals takes every buffered access signal.
 func (e *entity) drainSignals(ctx workflow.Context) {
-	for {
-		var ev AccessEvent
-		if !e.signals.ReceiveAsync(&ev) {
-			return
-		}
-		e.admit(ctx, PendingEvent{Event: ev, ReceivedAt: workflow.Now(ctx)}, 0)
-	}
+	eachBuffered(e.signals, func(ev AccessEvent) { e.admit(ctx, PendingEvent{Event: ev, ReceivedAt: workflow.Now(ctx)}, 0) })
 }
 
 // admit queues an event, or records at once what became of it: rejected,

@@ -92,3 +92,15 @@ func continueWith(ctx workflow.Context, in UserAccessInput, st *UserAccessState,
 	in.IdleTimeout = ""
 	return workflow.NewContinueAsNewError(ctx, UserAccessWorkflow, in)
 }
+
+// eachBuffered calls fn with every signal buffered on ch, each decoded into
+// a fresh value, without waiting for more.
+func eachBuffered[E any](ch workflow.ReceiveChannel, fn func(E)) {
+	for {
+		var ev E
+		if !ch.ReceiveAsync(&ev) {
+			return
+		}
+		fn(ev)
+	}
+}

@@ -161,17 +161,13 @@ func (e *entityV2) onUpdate(ctx workflow.Context, ev accessEventV2) (AccessRecor
 // drainSignals queues every buffered access signal; an invalid one, or one
 // beyond the queue's bound, is recorded as rejected at once.
 func (e *entityV2) drainSignals(ctx workflow.Context) {
-	for {
-		var ev accessEventV2
-		if !e.signals.ReceiveAsync(&ev) {
-			return
-		}
+	eachBuffered(e.signals, func(ev accessEventV2) {
 		if msg := e.refusal(ctx, ev); msg != "" {
 			e.record(ctx, e.newRecord(ev, workflow.Now(ctx), OutcomeRejected, msg))
-			continue
+			return
 		}
 		e.queue = append(e.queue, queuedV2{pendingV2: pendingV2{Event: ev, ReceivedAt: workflow.Now(ctx)}})
-	}
+	})
 }
 
 func (e *entityV2) run(ctx workflow.Context) (*UserAccessResult, error) {
