@@ -7,11 +7,13 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"tabflow/internal/every"
 	"tabflow/tableau"
@@ -88,9 +90,10 @@ type FindUserInput struct {
 }
 
 // FindUserResult has User nil when no such user exists: whether that is an
-// error is the workflow's decision.
+// error is the workflow's decision. ReadAt is when Tableau answered.
 type FindUserResult struct {
-	User *tableau.User `json:"user"`
+	User   *tableau.User `json:"user"`
+	ReadAt time.Time     `json:"readAt,omitzero"`
 }
 
 // FindUser looks a user up by name.
@@ -98,9 +101,9 @@ func (a *Activities) FindUser(ctx context.Context, in FindUserInput) (FindUserRe
 	return inSession(ctx, a, AccessBudget, func(ctx context.Context, s *tableau.Session) (FindUserResult, error) {
 		u, err := s.FindUserByName(ctx, in.Name)
 		if tableau.IsUserNotFound(err) {
-			return FindUserResult{}, nil
+			return FindUserResult{ReadAt: time.Now()}, nil
 		}
-		return FindUserResult{User: u}, err
+		return FindUserResult{User: u, ReadAt: time.Now()}, err
 	})
 }
 
@@ -116,30 +119,52 @@ func (a *Activities) GetUser(ctx context.Context, in GetUserInput) (*tableau.Use
 	})
 }
 
-// SetSiteRoleInput changes one user's site role, by ID.
+// SetSiteRoleInput changes one user's site role, by ID. BasedOn is the role
+// the decision to change it was taken on, read at ReadAt: the update is a
+// compare-and-set (SPEC §3.1).
 type SetSiteRoleInput struct {
-	UserID string           `json:"userId"`
-	Role   tableau.SiteRole `json:"role"`
+	UserID  string           `json:"userId"`
+	Role    tableau.SiteRole `json:"role"`
+	BasedOn tableau.SiteRole `json:"basedOn,omitempty"`
+	ReadAt  time.Time        `json:"readAt,omitzero"`
 }
 
-// SetSiteRole updates the role. A retry (the last attempt's answer may have
-// been lost after Tableau applied it) reads the user first and sends no
-// second update when the role is already set, so Tableau's own record shows
-// each change once.
+// freshRead is how old a look-up may be for an update's first attempt to
+// trust it; an older one (the update waited for the PAT, or for a worker) is
+// read again in the update's own session.
+const freshRead = 2 * time.Second
+
+// SetSiteRole updates the role, only if Tableau still shows BasedOn. A retry
+// (the last attempt's answer may have been lost after Tableau applied it),
+// or a first attempt whose look-up is no longer fresh, reads the user first:
+// a user already at the role gets no second update, so Tableau's own record
+// shows each change once, and a user whose role changed outside tabflow
+// meanwhile gets none either (ErrRoleChanged, carrying the user as Tableau
+// shows them now, so the workflow decides again).
 func (a *Activities) SetSiteRole(ctx context.Context, in SetSiteRoleInput) (*tableau.User, error) {
 	if _, err := tableau.ParseSettableRole(string(in.Role)); err != nil {
 		return nil, invalidInput("role " + err.Error())
 	}
-	retry := activity.GetInfo(ctx).Attempt > 1
+	reread := activity.GetInfo(ctx).Attempt > 1
 	return inSession(ctx, a, AccessBudget, func(ctx context.Context, s *tableau.Session) (*tableau.User, error) {
-		if retry {
+		if reread || (in.BasedOn != "" && time.Since(in.ReadAt) > freshRead) {
 			u, err := s.GetUser(ctx, in.UserID)
 			if err != nil || u.SiteRole == in.Role {
 				return u, err
 			}
+			if in.BasedOn != "" && u.SiteRole != in.BasedOn {
+				return nil, roleChanged(u, in.BasedOn)
+			}
 		}
 		return s.UpdateSiteRole(ctx, in.UserID, in.Role)
 	})
+}
+
+// roleChanged says a role moved under a decision; its details are the user now.
+func roleChanged(now *tableau.User, basedOn tableau.SiteRole) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"Tableau shows site role %s, not the %s the decision was taken on (changed outside tabflow): nothing written", now.SiteRole, basedOn),
+		ErrRoleChanged, nil, *now)
 }
 
 // ListUsersPage is one page of site users (SPEC §3: a result stays far below

@@ -26,6 +26,7 @@ const (
 	ErrTableauRedirectRefused    = "TableauRedirectRefused"    // unsafe sign-in redirect; not retryable
 	ErrUserNotFound              = "UserNotFound"              // no such user; not retryable
 	ErrRoleNotApplied            = "TableauRoleNotApplied"     // Tableau set another role than asked (a licence limit); not retryable
+	ErrRoleChanged               = "TableauRoleChanged"        // the role changed outside tabflow since the decision; nothing written; not retryable
 	ErrInvalidInput              = "InvalidInput"              // bad input; not retryable
 	ErrTableau                   = "TableauError"              // anything else; retryable
 )
@@ -57,6 +58,10 @@ func classify(ctx context.Context, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		// The call budget ran out: Tableau (or the network) is too slow.
 		return temporal.NewApplicationError("could not reach Tableau: no answer within the call budget ("+err.Error()+")", ErrTableauUnreachable)
+	}
+	var decided *temporal.ApplicationError
+	if errors.As(err, &decided) {
+		return decided // already classified by the activity itself
 	}
 	var apiErr *tableau.APIError
 	var details []any

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 
 	"go.temporal.io/sdk/temporal"
@@ -22,6 +23,9 @@ type ProvisionInput struct {
 	// KeepHigher, set by the access entity, makes Role a minimum: a user
 	// whose role Tableau shows higher keeps it (a grant never lowers access).
 	KeepHigher bool `json:"keepHigher,omitempty"`
+	// IfRole, set by the access entity for an approved reconcile, changes
+	// the role only when Tableau shows this one (the plan's actual role).
+	IfRole string `json:"ifRole,omitempty"`
 	inputProblems
 }
 
@@ -68,19 +72,25 @@ func changeRole(ctx workflow.Context, name string, in ProvisionInput, parse func
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	role := p.checkRole("role", in.Role, parse)
+	if len(in.IfRole) > 64 {
+		p.add("ifRole", "is %d bytes long; a site role is at most 64", len(in.IfRole))
+	}
 	if err := p.err(); err != nil {
 		return nil, err
 	}
-	return setRole(ctx, in.User, role, in.KeepHigher)
+	return setRole(ctx, in.User, role, in.KeepHigher, tableau.SiteRole(in.IfRole))
 }
 
 // setRole is the look-up activity, the comparison here in the workflow, and
 // an update by user ID only when the role differs: every activity is one
-// idempotent REST call, and history shows the role before and after.
-func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHigher bool) (*RoleResult, error) {
+// idempotent REST call, and history shows the role before and after. The
+// update is a compare-and-set: if the role changed outside tabflow since
+// the look-up, nothing is written and the decision is taken again on the
+// role Tableau shows now. ifRole, if set, changes the role only from it.
+func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHigher bool, ifRole tableau.SiteRole) (*RoleResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, accessActivity)
-	var found activities.FindUserResult
-	if err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: user}).Get(ctx, &found); err != nil {
+	found, err := lookUp(ctx, user)
+	if err != nil {
 		return nil, err
 	}
 	if found.User == nil {
@@ -89,35 +99,82 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHighe
 				"ask the user to sign in to Tableau once (for example through SSO) so the account exists, then retry.", user),
 			activities.ErrUserNotFound, nil)
 	}
-	res := &RoleResult{User: user, UserID: found.User.ID, PreviousRole: string(found.User.SiteRole), Role: string(role)}
-	if found.User.SiteRole == role {
-		res.Message = fmt.Sprintf("%s already has site role %s: nothing to change", user, role)
+	res := &RoleResult{User: user, UserID: found.User.ID}
+	for decisions := 1; ; decisions++ {
+		shown := found.User.SiteRole
+		res.PreviousRole, res.Role = string(shown), string(role)
+		switch {
+		case ifRole != "" && shown != ifRole:
+			res.Role = string(shown)
+			res.Message = fmt.Sprintf("%s has site role %s, not %s: nothing changed%s", user, shown, ifRole, movedNote(decisions))
+			return res, nil
+		case shown == role:
+			res.Message = fmt.Sprintf("%s already has site role %s: nothing to change%s", user, role, movedNote(decisions))
+			return res, nil
+		case keepHigher && roleRank(shown) > roleRank(role):
+			res.Role = string(shown)
+			res.Message = fmt.Sprintf("%s has site role %s, above %s: kept, since a grant never lowers access%s", user, shown, role, movedNote(decisions))
+			return res, nil
+		}
+		res.Warnings = lowerWarnings(ctx, found.User, role)
+		updated, err := updateRole(ctx, user, found, role)
+		if now, moved := movedTo(err); moved && decisions < maxDecisions {
+			found = activities.FindUserResult{User: now}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.Role, res.Changed = string(updated.SiteRole), true
+		res.Message = fmt.Sprintf("%s: site role %s → %s%s", user, res.PreviousRole, res.Role, movedNote(decisions))
 		return res, nil
 	}
-	if keepHigher && roleRank(found.User.SiteRole) > roleRank(role) {
-		res.Role = string(found.User.SiteRole)
-		res.Message = fmt.Sprintf("%s has site role %s, above %s: kept, since a grant never lowers access", user, found.User.SiteRole, role)
-		return res, nil
+}
+
+// maxDecisions bounds how often a role change is decided again because the
+// role kept changing outside tabflow under it.
+const maxDecisions = 5
+
+func lookUp(ctx workflow.Context, user string) (activities.FindUserResult, error) {
+	var found activities.FindUserResult
+	err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: user}).Get(ctx, &found)
+	return found, err
+}
+
+// movedTo is the user as Tableau shows them now, when err says the role
+// changed outside tabflow under a decision.
+func movedTo(err error) (*tableau.User, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrRoleChanged {
+		return nil, false
 	}
-	res.Warnings = lowerWarnings(ctx, found.User, role)
-	updated, err := updateRole(ctx, user, found.User, role)
-	if err != nil {
-		return nil, err
+	var now tableau.User
+	if appErr.Details(&now) != nil {
+		return nil, false
 	}
-	res.Role, res.Changed = string(updated.SiteRole), true
-	res.Message = fmt.Sprintf("%s: site role %s → %s", user, res.PreviousRole, res.Role)
-	return res, nil
+	return &now, true
+}
+
+// movedNote says a decision was taken again because the role changed under it.
+func movedNote(decisions int) string {
+	if decisions == 1 {
+		return ""
+	}
+	return " (decided again on the role Tableau showed: it changed outside tabflow while this ran)"
 }
 
 func (r *RoleResult) message() string        { return r.Message }
 func (r *DeprovisionResult) message() string { return r.Message }
 
-// updateRole is the update activity, and a check that Tableau applied the
-// role asked for: with no licence left, Tableau may answer with another role
-// (e.g. Unlicensed), which must never be reported as applied.
-func updateRole(ctx workflow.Context, user string, u *tableau.User, role tableau.SiteRole) (*tableau.User, error) {
+// updateRole is the update activity, a compare-and-set on the role found,
+// and a check that Tableau applied the role asked for: with no licence
+// left, Tableau may answer with another role (e.g. Unlicensed), which must
+// never be reported as applied.
+func updateRole(ctx workflow.Context, user string, found activities.FindUserResult, role tableau.SiteRole) (*tableau.User, error) {
+	u := found.User
 	var updated tableau.User
-	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, activities.SetSiteRoleInput{UserID: u.ID, Role: role}).Get(ctx, &updated); err != nil {
+	in := activities.SetSiteRoleInput{UserID: u.ID, Role: role, BasedOn: u.SiteRole, ReadAt: found.ReadAt}
+	if err := workflow.ExecuteActivity(ctx, a.SetSiteRole, in).Get(ctx, &updated); err != nil {
 		return nil, err
 	}
 	if updated.SiteRole != role {
@@ -173,8 +230,8 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionRes
 	}
 	ctx = workflow.WithActivityOptions(ctx, accessActivity)
 	res = &DeprovisionResult{User: in.User, RevokedRole: string(revoked)}
-	var found activities.FindUserResult
-	if err := workflow.ExecuteActivity(ctx, a.FindUser, activities.FindUserInput{Name: in.User}).Get(ctx, &found); err != nil {
+	found, err := lookUp(ctx, in.User)
+	if err != nil {
 		return nil, err
 	}
 	if found.User == nil {
@@ -182,16 +239,24 @@ func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionRes
 		return res, nil
 	}
 	res.Found, res.UserID = true, found.User.ID
-	res.PreviousRole, res.Role = string(found.User.SiteRole), string(found.User.SiteRole)
-	if found.User.SiteRole != revoked {
-		res.Message = fmt.Sprintf("%s has site role %s, not the revoked %s: left unchanged, so a stale or secondary grant does not strip access the user still holds",
-			in.User, found.User.SiteRole, revoked)
-		return res, nil
-	}
-	res.Warnings = lowerWarnings(ctx, found.User, next)
-	updated, err := updateRole(ctx, in.User, found.User, next)
-	if err != nil {
-		return nil, err
+	var updated *tableau.User
+	for decisions := 1; ; decisions++ {
+		res.PreviousRole, res.Role = string(found.User.SiteRole), string(found.User.SiteRole)
+		if found.User.SiteRole != revoked {
+			res.Message = fmt.Sprintf("%s has site role %s, not the revoked %s: left unchanged, so a stale or secondary grant does not strip access the user still holds%s",
+				in.User, found.User.SiteRole, revoked, movedNote(decisions))
+			return res, nil
+		}
+		res.Warnings = lowerWarnings(ctx, found.User, next)
+		updated, err = updateRole(ctx, in.User, found, next)
+		if now, moved := movedTo(err); moved && decisions < maxDecisions {
+			found = activities.FindUserResult{User: now}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	res.Role, res.Changed = string(updated.SiteRole), true
 	res.Message = fmt.Sprintf("%s: site role %s → %s (access revoked; the user is kept)", in.User, res.PreviousRole, res.Role)

@@ -19,6 +19,10 @@ type AccessEvent struct {
 	At        string `json:"at,omitempty"`        // upstream event time, RFC 3339: older than the last applied for its role is stale
 	Duration  string `json:"duration,omitempty"`  // grants: a Go duration, from when the event arrives, until the entity revokes it
 	ExpiresAt string `json:"expiresAt,omitempty"` // grants: an RFC 3339 time instead of duration
+	// Expected and Actual are a reconcile's approved change: the role the
+	// grants called for and the role Tableau showed when the plan was made.
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
 	inputProblems
 }
 
@@ -72,6 +76,41 @@ type PendingEvent struct {
 	ReceivedAt time.Time   `json:"receivedAt"`
 	// Seq numbers the event on arrival, so records list in arrival order.
 	Seq int `json:"seq,omitempty"`
+	// Folded is the memory of the events coalesced into this one, kept only
+	// once this one is applied, as applying them in turn would have kept it.
+	Folded *FoldedEvents `json:"folded,omitempty"`
+}
+
+// FoldedEvents are the request keys (requestKey) of superseded events and
+// their latest `at`.
+type FoldedEvents struct {
+	Keys []string   `json:"keys,omitempty"`
+	At   *time.Time `json:"at,omitempty"`
+}
+
+// fold adds w, and what was folded into w, to what is folded into p.
+func (p *PendingEvent) fold(w PendingEvent, ev parsedEvent) {
+	f := p.Folded
+	if f == nil {
+		f = &FoldedEvents{}
+	}
+	if w.Folded != nil {
+		f.Keys = append(w.Folded.Keys, f.Keys...)
+		f.At = laterTime(f.At, w.Folded.At)
+	}
+	if ev.requestID != "" {
+		f.Keys = append(f.Keys, requestKey(ev.op, ev.requestID))
+	}
+	f.Keys = lastN(f.Keys, maxRequestIDs) // older ones the memory would forget anyway
+	f.At = laterTime(f.At, ev.at)
+	p.Folded = f
+}
+
+func laterTime(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.After(*a)) {
+		return b
+	}
+	return a
 }
 
 // Bounds on what one event can make the entity keep, in JSON bytes: 200
@@ -83,6 +122,8 @@ const (
 	maxKeptWarnings  = 3
 	maxKeptProblems  = 3   // decoding problems quoted in a rejection
 	maxProblemLength = 120 // each, JSON-encoded
+	// maxClockSkew is how far after its arrival an event's `at` may be.
+	maxClockSkew = 5 * time.Minute
 )
 
 // parsedEvent is a valid event's meaning.
@@ -92,11 +133,13 @@ type parsedEvent struct {
 	requestID string
 	at        *time.Time
 	expiresAt *time.Time
+	// expected and actual are a reconcile's approved change.
+	expected, actual tableau.SiteRole
 }
 
 // checkSizes bounds every field of an access event before anything reads it.
 func (p *problems) checkSizes(ev AccessEvent, limit int) {
-	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}} {
+	for _, f := range []struct{ name, value string }{{"op", string(ev.Op)}, {"role", ev.Role}, {"requestId", ev.RequestID}, {"at", ev.At}, {"duration", ev.Duration}, {"expiresAt", ev.ExpiresAt}, {"expected", ev.Expected}, {"actual", ev.Actual}} {
 		if len(f.value) > limit {
 			p.add(f.name, "is %d bytes long; at most %d", len(f.value), limit)
 		}
@@ -117,15 +160,31 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 		out.role = p.checkRole("role", ev.Role, tableau.ParseProvisionableRole)
 	case OpReconcile:
 		if ev.Role != "" {
-			p.add("role", "is not given with reconcile: the entity sets the role its grants call for")
+			p.add("role", "is not given with reconcile: expected is the role the approved plan sets")
 		}
 		if ev.RequestID == "" {
 			p.add("requestId", "is required with reconcile (the plan's ID)")
 		}
+		if ev.Expected == "" {
+			p.add("expected", "is required with reconcile (the role the approved plan sets)")
+		} else {
+			out.expected = p.checkRole("expected", ev.Expected, tableau.ParseSettableRole)
+		}
+		if ev.Actual == "" {
+			p.add("actual", "is required with reconcile (the role Tableau showed in the approved plan)")
+		}
+		out.actual = tableau.SiteRole(ev.Actual)
 	default:
 		p.add("op", "%q must be grant, revoke or reconcile", clip.Text(string(ev.Op), 64))
 	}
+	if ev.Op != OpReconcile && (ev.Expected != "" || ev.Actual != "") {
+		p.add("expected", "and actual are for reconcile events only")
+	}
 	out.at, out.expiresAt = p.checkTimes(ev, ev.Op == OpGrant, received)
+	if out.at != nil && out.at.Sub(received) > maxClockSkew {
+		p.add("at", "%s is %s after the event arrived (%s): more than %s ahead, so the sender's clock is wrong; an event from the future would make every real event after it stale",
+			ev.At, out.at.Sub(received).Round(time.Second), received.UTC().Format(time.RFC3339), maxClockSkew)
+	}
 	if len(p) > 0 {
 		return parsedEvent{}, "invalid access event: " + joinProblems(p)
 	}

@@ -133,18 +133,36 @@ func (st *UserAccessState) noteAt(role tableau.SiteRole, at time.Time) {
 // its role with an earlier `at` is stale.
 func (st *UserAccessState) remember(ev parsedEvent) {
 	if ev.requestID != "" {
-		k := requestKey(ev.op, ev.requestID)
-		if !st.handled[k] {
-			st.handled[k] = true
-			st.Applied = append(st.Applied, k)
-			if len(st.Applied) > maxRequestIDs {
-				delete(st.handled, st.Applied[0])
-				st.Applied = slices.Clone(st.Applied[1:])
-			}
-		}
+		st.handle(requestKey(ev.op, ev.requestID))
 	}
 	if ev.at != nil {
 		st.noteAt(ev.role, *ev.at)
+	}
+}
+
+// handle remembers a request key, forgetting the oldest past maxRequestIDs.
+func (st *UserAccessState) handle(k string) {
+	if st.handled[k] {
+		return
+	}
+	st.handled[k] = true
+	st.Applied = append(st.Applied, k)
+	if len(st.Applied) > maxRequestIDs {
+		delete(st.handled, st.Applied[0])
+		st.Applied = slices.Clone(st.Applied[1:])
+	}
+}
+
+// rememberFolded keeps the memory of the events folded into an applied one.
+func (st *UserAccessState) rememberFolded(role tableau.SiteRole, f *FoldedEvents) {
+	if f == nil {
+		return
+	}
+	for _, k := range f.Keys {
+		st.handle(k)
+	}
+	if f.At != nil {
+		st.noteAt(role, *f.At)
 	}
 }
 
@@ -163,14 +181,61 @@ func (st *UserAccessState) moot(ev parsedEvent, now time.Time) (Outcome, string)
 	return "", ""
 }
 
-// supersedes says whether later, which arrived after earlier for the same
-// role, makes earlier moot: the event with the later `at` decides (the later
-// arrival when the times are equal or not both given).
-func supersedes(later, earlier parsedEvent) bool {
-	if later.at != nil && earlier.at != nil {
-		return !later.at.Before(*earlier.at)
+// coalesce says which event waiting for ev's role ev makes moot (its index
+// in waiting, -1 for none), and whether ev takes over that event's end.
+// waiting are the grants and revokes waiting for the role, in arrival order;
+// ahead is the latest `at` for the role before them (applied, or in flight).
+// Only events in order of their `at` coalesce (one out of order may turn
+// stale at its turn, depending on which event before it succeeds), and
+// only where applying ev alone gives what applying both in order gives
+// (the equivalence rule, SPEC §3.1):
+//   - grant, grant: one grant with the later end (folded, as planGrant would);
+//   - revoke, revoke: the second finds nothing left to revoke;
+//   - grant, revoke, grant: the revoke undoes the first grant;
+//   - revoke, grant, revoke: the second revoke undoes the grant, and the
+//     first one's removal happens in it.
+//
+// So at most two events per role wait, whatever is sent, while their times
+// are in order.
+func coalesce(ahead *time.Time, waiting []parsedEvent, ev parsedEvent) (moot int, fold bool) {
+	if len(waiting) == 0 || !inOrder(append(append([]parsedEvent{{at: ahead}}, waiting...), ev)) {
+		return -1, false
+	}
+	last := len(waiting) - 1
+	switch {
+	case waiting[last].op == ev.op:
+		return last, ev.op == OpGrant
+	case last > 0 && waiting[last-1].op == ev.op:
+		return last - 1, false
+	}
+	return -1, false
+}
+
+// inOrder says no event's `at` is before an earlier one's.
+func inOrder(evs []parsedEvent) bool {
+	var latest *time.Time
+	for _, ev := range evs {
+		if ev.at == nil {
+			continue
+		}
+		if latest != nil && ev.at.Before(*latest) {
+			return false
+		}
+		latest = ev.at
 	}
 	return true
+}
+
+// laterEnd is the end of a grant held for both: nil (until revoked) if
+// either is.
+func laterEnd(a, b *time.Time) *time.Time {
+	if a == nil || b == nil {
+		return nil
+	}
+	if a.After(*b) {
+		return a
+	}
+	return b
 }
 
 // change is what one grant, revoke or expiry asks of Tableau, and the
@@ -188,9 +253,8 @@ type change struct {
 	// kept is the grant held for the role after a grant: an earlier, later
 	// ending one when it outlasts the new one.
 	kept Grant
-	// keepHigher makes a reconcile's role a minimum: while the baseline is
-	// not known, what Tableau shows may be it.
-	keepHigher bool
+	// ifRole is a reconcile's actual: the role is set only from it.
+	ifRole tableau.SiteRole
 }
 
 // expectedRole is the role grants (the baseline included) call for: the
@@ -206,9 +270,14 @@ func expectedRole(grants []Grant) tableau.SiteRole {
 	return tableau.RoleUnlicensed
 }
 
-// planReconcile sets the role the grants call for, changing no grant.
-func (st *UserAccessState) planReconcile() change {
-	return change{op: OpReconcile, role: expectedRole(st.grantsView()), grants: st.Grants, baseline: st.Baseline, keepHigher: !st.BaselineKnown}
+// planReconcile applies an approved change exactly (SPEC §3.2): only while
+// the grants still call for its expected role; "" and why not otherwise.
+// Tableau is asked to change the role only from the plan's actual one.
+func (st *UserAccessState) planReconcile(expected, actual tableau.SiteRole) (change, string) {
+	if now := expectedRole(st.grantsView()); now != expected {
+		return change{}, fmt.Sprintf("the grants now call for %s, not the approved %s: nothing changed", now, expected)
+	}
+	return change{op: OpReconcile, role: expected, ifRole: actual, grants: st.Grants, baseline: st.Baseline}, ""
 }
 
 func (st *UserAccessState) heldRoles(grants []Grant, baseline tableau.SiteRole) []tableau.SiteRole {
@@ -275,8 +344,10 @@ func (st *UserAccessState) planRevoke(role tableau.SiteRole, explicit bool) chan
 func (st *UserAccessState) commit(c change, shown tableau.SiteRole) []string {
 	if !st.BaselineKnown {
 		st.BaselineKnown = true
+		// An explicit revoke of the role shown, and an approved reconcile
+		// (the admin said what Tableau showed is drift), record no baseline.
 		explicitlyRevoked := c.op == OpRevoke && shown == c.role
-		if !explicitlyRevoked && roleRank(shown) > roleRank(highestRole(st.heldRoles(st.Grants, ""))) {
+		if !explicitlyRevoked && c.op != OpReconcile && roleRank(shown) > roleRank(highestRole(st.heldRoles(st.Grants, ""))) {
 			c.baseline = shown
 		}
 	}

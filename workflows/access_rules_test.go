@@ -89,11 +89,45 @@ func TestLoadUpgradesVersion2Memory(t *testing.T) {
 	assert.Nil(t, st.LastAppliedAt)
 }
 
-func TestSupersedes(t *testing.T) {
-	assert.True(t, supersedes(parsedEvent{at: at(2)}, parsedEvent{at: at(1)}))
-	assert.True(t, supersedes(parsedEvent{at: at(1)}, parsedEvent{at: at(1)}), "equal times: the later arrival")
-	assert.False(t, supersedes(parsedEvent{at: at(0)}, parsedEvent{at: at(1)}), "an older event arriving later is the moot one")
-	assert.True(t, supersedes(parsedEvent{}, parsedEvent{at: at(1)}), "without both times: the later arrival")
+func TestCoalesce(t *testing.T) {
+	grant := func(at *time.Time) parsedEvent { return parsedEvent{op: OpGrant, role: tableau.RoleCreator, at: at} }
+	revoke := func(at *time.Time) parsedEvent { return parsedEvent{op: OpRevoke, role: tableau.RoleCreator, at: at} }
+	for _, c := range []struct {
+		name     string
+		ahead    *time.Time
+		waiting  []parsedEvent
+		ev       parsedEvent
+		wantMoot int
+		wantFold bool
+	}{
+		{"nothing waiting", nil, nil, grant(nil), -1, false},
+		{"grant, grant: folded into the later", nil, []parsedEvent{grant(nil)}, grant(nil), 0, true},
+		{"revoke, revoke: the later finds nothing left", nil, []parsedEvent{revoke(nil)}, revoke(nil), 0, false},
+		{"grant, revoke: both kept (the grant may raise what the revoke then lowers)", nil, []parsedEvent{grant(nil)}, revoke(nil), -1, false},
+		{"revoke, grant: both kept (the revoke removes a baseline)", nil, []parsedEvent{revoke(nil)}, grant(nil), -1, false},
+		{"grant, revoke, grant: the revoke undoes the first grant", nil, []parsedEvent{grant(nil), revoke(nil)}, grant(nil), 0, false},
+		{"revoke, grant, revoke: the first revoke is in the second", nil, []parsedEvent{revoke(nil), grant(nil)}, revoke(nil), 0, false},
+		{"equal times are in order", nil, []parsedEvent{grant(at(1))}, grant(at(1)), 0, true},
+		{"times in order", nil, []parsedEvent{revoke(at(1)), grant(at(2))}, revoke(at(3)), 0, false},
+		{"an older time arriving later: kept, it turns stale at its turn", nil, []parsedEvent{grant(at(2))}, grant(at(1)), -1, false},
+		{"waiting events out of order: kept", nil, []parsedEvent{grant(at(2)), revoke(at(1))}, grant(at(3)), -1, false},
+		{"times only on some: in order", nil, []parsedEvent{grant(at(1)), revoke(nil)}, grant(at(2)), 0, false},
+		{"a waiting grant older than the event ahead of it turns stale: kept", at(5), []parsedEvent{grant(at(1))}, grant(nil), -1, false},
+		{"events ahead older: in order", at(1), []parsedEvent{grant(at(2))}, grant(nil), 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			moot, fold := coalesce(c.ahead, c.waiting, c.ev)
+			assert.Equal(t, c.wantMoot, moot)
+			assert.Equal(t, c.wantFold, fold)
+		})
+	}
+}
+
+func TestLaterEnd(t *testing.T) {
+	assert.Nil(t, laterEnd(nil, at(1)), "a grant until revoked outlasts any end")
+	assert.Nil(t, laterEnd(at(1), nil))
+	assert.Equal(t, at(2), laterEnd(at(1), at(2)))
+	assert.Equal(t, at(2), laterEnd(at(2), at(1)))
 }
 
 func grants(gs ...Grant) []Grant { return gs }

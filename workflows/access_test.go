@@ -67,7 +67,7 @@ func workflowError(t *testing.T, env *testsuite.TestWorkflowEnvironment) *tempor
 func TestProvisionChangesRole(t *testing.T) {
 	env := newEnv(t)
 	env.OnActivity(acts.FindUser, mock.Anything, activities.FindUserInput{Name: "ana@example.com"}).Return(user("ana@example.com", tableau.RoleViewer), nil).Once()
-	env.OnActivity(acts.SetSiteRole, mock.Anything, activities.SetSiteRoleInput{UserID: "id-ana@example.com", Role: tableau.RoleExplorer}).
+	env.OnActivity(acts.SetSiteRole, mock.Anything, activities.SetSiteRoleInput{UserID: "id-ana@example.com", Role: tableau.RoleExplorer, BasedOn: tableau.RoleViewer}).
 		Return(&tableau.User{SiteRole: tableau.RoleExplorer}, nil).Once()
 	env.ExecuteWorkflow(workflows.ProvisionWorkflow, workflows.ProvisionInput{User: "ana@example.com", Role: "Explorer"})
 	require.NoError(t, env.GetWorkflowError())
@@ -149,7 +149,7 @@ func TestInvalidInputFailsBeforeAnyActivity(t *testing.T) {
 		{workflows.ProvisionWorkflow, map[string]any{"user": "   ", "role": "Explorer"}, "user must not be blank"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "explorer"}, `role "explorer" is not a site role: did you mean "Explorer"?`},
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Boss"}, `role "Boss" is not a site role tabflow can set`},
-		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Explorer", "site": "x"}, "site: unknown field (known fields: user, role, keepHigher)"},
+		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "Explorer", "site": "x"}, "site: unknown field (known fields: user, role, keepHigher, ifRole)"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": 42, "role": "Explorer"}, "user: must be a JSON string, not number"},
 		{workflows.DeprovisionWorkflow, map[string]any{"user": "ana@example.com"}, "role is required"},
 		{workflows.ProvisionWorkflow, map[string]any{"user": "ana@example.com", "role": "SiteAdministratorCreator"}, `role "SiteAdministratorCreator" is not a site role tabflow can set`},
@@ -190,7 +190,7 @@ func TestDeprovisionBranches(t *testing.T) {
 	t.Run("revoked role is current", func(t *testing.T) {
 		env := newEnv(t)
 		env.OnActivity(acts.FindUser, mock.Anything, mock.Anything).Return(user("ana@example.com", tableau.RoleExplorer), nil)
-		env.OnActivity(acts.SetSiteRole, mock.Anything, activities.SetSiteRoleInput{UserID: "id-ana@example.com", Role: tableau.RoleUnlicensed}).
+		env.OnActivity(acts.SetSiteRole, mock.Anything, activities.SetSiteRoleInput{UserID: "id-ana@example.com", Role: tableau.RoleUnlicensed, BasedOn: tableau.RoleExplorer}).
 			Return(&tableau.User{SiteRole: tableau.RoleUnlicensed}, nil).Once()
 		env.OnActivity(acts.UserGroups, mock.Anything, activities.UserGroupsInput{UserID: "id-ana@example.com"}).Return([]tableau.Group{
 			{Name: "All Users"},

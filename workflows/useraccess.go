@@ -8,6 +8,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"tabflow/tableau"
 )
 
 // Bounds that keep an entity's history, its continue-as-new input and its
@@ -97,7 +99,19 @@ func UserAccess(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, er
 		last = &e.st.History[n-1]
 	}
 	e.show(ctx, last)
+	workflow.Go(ctx, e.receiveSignals)
 	return e.run(ctx)
+}
+
+// receiveSignals admits each access signal as it arrives, also while an
+// event's child runs: its duration counts from then, and it may coalesce
+// with the events waiting.
+func (e *entity) receiveSignals(ctx workflow.Context) {
+	for {
+		var ev AccessEvent
+		e.signals.Receive(ctx, &ev)
+		e.admit(ctx, PendingEvent{Event: ev, ReceivedAt: workflow.Now(ctx)}, 0)
+	}
 }
 
 // entity is one run of UserAccess.
@@ -115,6 +129,8 @@ type entity struct {
 	// stream of updates cannot hold the run open.
 	closing bool
 	signals workflow.ReceiveChannel
+	// inFlight is the event being applied, if any.
+	inFlight *parsedEvent
 }
 
 // queued is an accepted event waiting its turn; ticket > 0 for an update's.
@@ -122,6 +138,14 @@ type queued struct {
 	PendingEvent
 	ev     parsedEvent
 	ticket int
+}
+
+// handles says ev is q's request, or one folded into q.
+func (q queued) handles(ev parsedEvent) bool {
+	if q.ev.op == ev.op && q.ev.requestID == ev.requestID {
+		return true
+	}
+	return q.Folded != nil && slices.Contains(q.Folded.Keys, requestKey(ev.op, ev.requestID))
 }
 
 func newEntity(ctx workflow.Context, in UserAccessInput) *entity {
@@ -202,8 +226,8 @@ func (e *entity) drainSignals(ctx workflow.Context) {
 }
 
 // admit queues an event, or records at once what became of it: rejected,
-// a duplicate, stale, or superseded. The queue holds at most one event per
-// role: of two for the same role, the later one decides (supersedes).
+// a duplicate, stale, or expired. An event waiting for the same role that
+// this one makes moot is answered superseded (see coalesce).
 func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 	if p.Seq == 0 {
 		e.st.Seq++
@@ -221,21 +245,51 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 		e.answer(ctx, e.newRecord(p, outcome, why), ticket)
 		return
 	}
-	if i := slices.IndexFunc(e.queue, func(q queued) bool { return q.ev.role == ev.role }); i >= 0 {
-		w := e.queue[i]
-		switch {
-		case ev.requestID != "" && w.ev.op == ev.op && w.ev.requestID == ev.requestID:
-			e.answer(ctx, e.newRecord(p, OutcomeDuplicate, fmt.Sprintf("%s request %s is already waiting to be applied: ignored", ev.op, capText(ev.requestID, 64))), ticket)
-			return
-		case !supersedes(ev, w.ev):
-			e.answer(ctx, e.newRecord(p, OutcomeSuperseded, supersededBy(w.PendingEvent)), ticket)
-			return // older than the waiting event: stale once that one is applied
+	if ev.requestID != "" && slices.ContainsFunc(e.queue, func(q queued) bool { return q.handles(ev) }) {
+		e.answer(ctx, e.newRecord(p, OutcomeDuplicate, fmt.Sprintf("%s request %s is already waiting to be applied: ignored", ev.op, capText(ev.requestID, 64))), ticket)
+		return
+	}
+	var same []int // the queue's grants and revokes for ev's role
+	for i, q := range e.queue {
+		if q.ev.op != OpReconcile && q.ev.role == ev.role {
+			same = append(same, i)
 		}
-		e.queue = slices.Delete(e.queue, i, i+1)
-		e.answer(ctx, e.newRecord(w.PendingEvent, OutcomeSuperseded, supersededBy(p)), w.ticket)
-		e.st.remember(w.ev)
+	}
+	waiting := make([]parsedEvent, len(same))
+	for k, i := range same {
+		waiting[k] = e.queue[i].ev
+	}
+	if k, fold := coalesce(e.latestAt(ev.role), waiting, ev); ev.op != OpReconcile && k >= 0 {
+		w := e.queue[same[k]]
+		e.queue = slices.Delete(e.queue, same[k], same[k]+1)
+		why := supersededBy(p)
+		if fold {
+			why += "; one grant is held, with the later end of the two"
+		}
+		e.answer(ctx, e.newRecord(w.PendingEvent, OutcomeSuperseded, why), w.ticket)
+		p.fold(w.PendingEvent, w.ev)
+		if fold {
+			ev.expiresAt = laterEnd(w.ev.expiresAt, ev.expiresAt)
+			p.Event.Duration, p.Event.ExpiresAt = "", ""
+			if ev.expiresAt != nil {
+				p.Event.ExpiresAt = ev.expiresAt.Format(time.RFC3339Nano)
+			}
+		}
 	}
 	e.queue = append(e.queue, queued{PendingEvent: p, ev: ev, ticket: ticket})
+}
+
+// latestAt is the latest `at` for role of the events applied, or being
+// applied, before the queue.
+func (e *entity) latestAt(role tableau.SiteRole) *time.Time {
+	var latest *time.Time
+	if last, ok := e.st.LastAt[role]; ok {
+		latest = &last
+	}
+	if f := e.inFlight; f != nil && f.op != OpReconcile && f.role == role && f.at != nil && (latest == nil || f.at.After(*latest)) {
+		latest = f.at
+	}
+	return latest
 }
 
 func supersededBy(p PendingEvent) string {
@@ -243,7 +297,7 @@ func supersededBy(p PendingEvent) string {
 	if p.Event.RequestID != "" {
 		by += " (request " + capText(p.Event.RequestID, 64) + ")"
 	}
-	return "superseded by " + by + ", the later event for the same role: only the latest event per role decides"
+	return "superseded by " + by + ", the later event for the same role: applying it alone gives what applying both in order gives"
 }
 
 // answer records rec and hands it to the update waiting for it, if any.
@@ -320,7 +374,9 @@ func (e *entity) continueAsNew(ctx workflow.Context) error {
 func (e *entity) applyNext(ctx workflow.Context) {
 	q := e.queue[0]
 	e.queue = e.queue[1:]
+	e.inFlight = &q.ev
 	rec := e.apply(ctx, q)
+	e.inFlight = nil
 	e.answer(ctx, rec, q.ticket)
 	e.handled++
 }

@@ -18,30 +18,33 @@ func (e *entity) apply(ctx workflow.Context, q queued) AccessRecord {
 	if outcome, why := e.st.moot(q.ev, workflow.Now(ctx)); outcome != "" {
 		rec.Outcome, rec.Message = outcome, why
 		if outcome == OutcomeExpired {
-			e.st.remember(q.ev) // its time is over: a redelivery changes nothing either
+			e.remember(q) // its time is over: a redelivery changes nothing either
 		}
 		return rec
 	}
 	switch q.ev.op {
 	case OpRevoke:
 		if e.carryOut(ctx, &rec, e.st.planRevoke(q.ev.role, true), OpRevoke) {
-			e.st.remember(q.ev)
+			e.remember(q)
 		}
 		return rec
 	case OpReconcile:
-		c := e.st.planReconcile()
-		rec.Role = string(c.role)
-		if e.carryOut(ctx, &rec, c, OpReconcile) {
-			e.st.remember(q.ev)
-			rec.Message = fmt.Sprintf("reconcile (plan %s): %s", capText(q.ev.requestID, 64), rec.Message)
+		rec.Role = string(q.ev.expected)
+		c, why := e.st.planReconcile(q.ev.expected, q.ev.actual)
+		if why != "" {
+			rec.Outcome, rec.Message = OutcomeStale, why
 		}
+		if why != "" || e.carryOut(ctx, &rec, c, OpReconcile) {
+			e.remember(q)
+		}
+		rec.Message = fmt.Sprintf("reconcile (plan %s, %s → %s): %s", capText(q.ev.requestID, 64), capText(q.ev.actual, 64), q.ev.expected, rec.Message)
 		return rec
 	}
 	c := e.st.planGrant(Grant{Role: q.ev.role, ExpiresAt: q.ev.expiresAt, RequestID: q.ev.requestID})
 	if !e.carryOut(ctx, &rec, c, OpGrant) {
 		return rec // not remembered: a redelivery may succeed
 	}
-	e.st.remember(q.ev)
+	e.remember(q)
 	if after := tableau.SiteRole(rec.RoleAfter); after != q.ev.role {
 		rec.Message = fmt.Sprintf("%s grant held; the user keeps the higher %s. %s", q.ev.role, after, rec.Message)
 	}
@@ -55,6 +58,12 @@ func (e *entity) apply(ctx workflow.Context, q queued) AccessRecord {
 	return rec
 }
 
+// remember keeps the memory of an applied event and of those folded into it.
+func (e *entity) remember(q queued) {
+	e.st.remember(q.ev)
+	e.st.rememberFolded(q.ev.role, q.Folded)
+}
+
 // carryOut asks Tableau for c through a Provision or Deprovision child and,
 // only if it succeeds, keeps c's memory: a failure leaves the memory as it
 // was, matching Tableau.
@@ -66,7 +75,7 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 	case OpGrant:
 		err = workflow.ExecuteChildWorkflow(cctx, ProvisionWorkflow, ProvisionInput{User: e.in.User, Role: string(c.role), KeepHigher: true}).Get(ctx, &res)
 	case OpReconcile:
-		err = workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), KeepHigher: c.keepHigher}).Get(ctx, &res)
+		err = workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), IfRole: string(c.ifRole)}).Get(ctx, &res)
 	default:
 		in := DeprovisionInput{User: e.in.User, Role: string(c.role)}
 		if c.fallback != tableau.RoleUnlicensed {
@@ -79,6 +88,11 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 	if err != nil {
 		rec.Outcome, rec.Message = OutcomeFailed, activities.RootMessage(err)
 		return false
+	}
+	if c.op == OpReconcile && res.PreviousRole != string(c.ifRole) {
+		rec.Outcome, rec.RoleBefore, rec.RoleAfter = OutcomeStale, res.PreviousRole, res.PreviousRole
+		rec.Message = fmt.Sprintf("Tableau shows %s, not the planned %s: nothing changed", capText(res.PreviousRole, 64), capText(c.ifRole, 64))
+		return true
 	}
 	rec.Warnings = append(res.Warnings, e.st.commit(c, tableau.SiteRole(res.PreviousRole))...)
 	rec.RoleBefore, rec.RoleAfter, rec.Message = res.PreviousRole, res.Role, res.Message

@@ -11,35 +11,81 @@ import (
 	"tabflow/workflows"
 )
 
-func reconcileEvent(planID string) workflows.AccessEvent {
-	return workflows.AccessEvent{Op: workflows.OpReconcile, RequestID: planID}
+func reconcileEvent(planID, expected, actual string) workflows.AccessEvent {
+	return workflows.AccessEvent{Op: workflows.OpReconcile, RequestID: planID, Expected: expected, Actual: actual}
 }
 
-// The reconcile op sets the role the grants call for, only if Tableau still
-// shows another, and records it; a plan applied twice changes nothing more.
-func TestUserAccessReconcileRestoresTheGrantedRole(t *testing.T) {
+// An approved change is applied exactly (SPEC §3.2): only while Tableau
+// still shows the plan's actual role and the grants still call for its
+// expected one; a plan applied twice changes nothing more.
+func TestUserAccessReconcileAppliesExactlyWhatWasApproved(t *testing.T) {
 	e := newEntityTest(t, "ana@example.com")
-	var demoted, again, stale workflows.AccessRecord
-	var invalid error
+	var demoted, again, invalid workflows.AccessRecord
+	var refused error
 	e.signalEach(access("grant", "Explorer", "g1", ""))
 	e.at(time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "Creator") }) // promoted by hand
-	e.at(2*time.Minute, func() { e.update(reconcileEvent("plan-1"), &demoted, nil) })
-	e.at(3*time.Minute, func() { e.update(reconcileEvent("plan-1"), &again, nil) })
+	e.at(2*time.Minute, func() { e.update(reconcileEvent("plan-1", "Explorer", "Creator"), &demoted, nil) })
+	e.at(3*time.Minute, func() { e.update(reconcileEvent("plan-1", "Explorer", "Creator"), &again, nil) })
 	e.at(4*time.Minute, func() {
-		e.update(reconcileEvent("plan-2"), &stale, nil) // made when ana drifted, applied after the fix
-		e.update(workflows.AccessEvent{Op: workflows.OpReconcile, Role: "Viewer", RequestID: "p"}, nil, &invalid)
+		e.update(workflows.AccessEvent{Op: workflows.OpReconcile, Role: "Viewer", RequestID: "p", Expected: "Viewer", Actual: "Creator"}, nil, &refused)
+		e.update(workflows.AccessEvent{Op: workflows.OpReconcile, RequestID: "q"}, &invalid, &refused)
 	})
 	e.at(time.Hour, e.forget)
 	e.run(workflows.UserAccessInput{})
 	assert.Equal(t, workflows.OutcomeApplied, demoted.Outcome, demoted.Message)
 	assert.Equal(t, "Explorer", demoted.Role)
 	assert.Equal(t, "Creator", demoted.RoleBefore)
-	assert.Contains(t, demoted.Message, "reconcile (plan plan-1): ana@example.com: site role Creator → Explorer")
+	assert.Contains(t, demoted.Message, "reconcile (plan plan-1, Creator → Explorer): ana@example.com: site role Creator → Explorer")
 	assert.Equal(t, workflows.OutcomeDuplicate, again.Outcome)
-	assert.Equal(t, workflows.OutcomeUnchanged, stale.Outcome, "Tableau already matches: a stale plan changes nothing")
 	assert.Equal(t, "Explorer", e.role())
-	require.Error(t, invalid)
-	assert.Contains(t, invalid.Error(), "role is not given with reconcile")
+	require.Error(t, refused)
+	assert.Contains(t, refused.Error(), "expected is required with reconcile")
+}
+
+// Issue 24, defect 4: a plan said "ana: expected Explorer, actual Creator";
+// an admin then made her SiteAdministratorCreator. The approval must not
+// demote what nobody reviewed.
+func TestUserAccessReconcileLeavesAChangeNobodyReviewed(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	var rec workflows.AccessRecord
+	e.signalEach(access("grant", "Explorer", "g1", ""))
+	e.at(time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "SiteAdministratorCreator") })
+	e.at(2*time.Minute, func() { e.update(reconcileEvent("plan-1", "Explorer", "Creator"), &rec, nil) })
+	e.at(time.Hour, e.forget)
+	e.run(workflows.UserAccessInput{})
+	assert.Equal(t, workflows.OutcomeStale, rec.Outcome, rec.Message)
+	assert.Contains(t, rec.Message, "Tableau shows SiteAdministratorCreator, not the planned Creator: nothing changed")
+	assert.Equal(t, "SiteAdministratorCreator", e.role())
+}
+
+// Issue 24, defect 4: after a revoke in the approval window, the grants no
+// longer call for the plan's expected role: nothing changes (main took a
+// Creator to Unlicensed here).
+func TestUserAccessReconcileAfterARevokeChangesNothing(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	var rec workflows.AccessRecord
+	e.signalEach(access("grant", "Explorer", "g1", ""), access("grant", "Viewer", "g2", ""))
+	e.at(2*time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "Creator") }) // drift, planned: Creator → Explorer
+	e.at(3*time.Minute, func() { e.signal(access("revoke", "Explorer", "r1", "")) })            // Tableau shows Creator: unchanged
+	e.at(4*time.Minute, func() { e.update(reconcileEvent("plan-1", "Explorer", "Creator"), &rec, nil) })
+	e.at(time.Hour, e.forget)
+	e.run(workflows.UserAccessInput{})
+	assert.Equal(t, workflows.OutcomeStale, rec.Outcome, rec.Message)
+	assert.Contains(t, rec.Message, "the grants now call for Viewer, not the approved Explorer: nothing changed")
+	assert.Equal(t, "Creator", e.role(), "left for the next plan to show")
+}
+
+// The baseline counts as a grant: drift below it is restored.
+func TestUserAccessReconcileRestoresTheBaseline(t *testing.T) {
+	e := newEntityTest(t, "dev@example.com") // Creator in Tableau
+	var rec workflows.AccessRecord
+	e.signalEach(access("grant", "Viewer", "g", ""))
+	e.at(time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "Viewer") })
+	e.at(2*time.Minute, func() { e.update(reconcileEvent("plan", "Creator", "Viewer"), &rec, nil) })
+	e.at(time.Hour, e.forget)
+	e.run(workflows.UserAccessInput{})
+	assert.Equal(t, workflows.OutcomeApplied, rec.Outcome, rec.Message)
+	assert.Equal(t, "Creator", e.role())
 }
 
 // A revoke for a member of a group that licenses at sign-in is carried out,
@@ -81,18 +127,6 @@ func TestDeprovisionNamesOwnedContentAgainstTheFake(t *testing.T) {
 
 // Access given in Tableau counts: a hand demotion of a user whose baseline
 // is Creator is restored to Creator, not to the lower grant.
-func TestUserAccessReconcileRestoresTheBaseline(t *testing.T) {
-	e := newEntityTest(t, "dev@example.com") // Creator in Tableau
-	var rec workflows.AccessRecord
-	e.signalEach(access("grant", "Viewer", "g", ""))
-	e.at(time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "Viewer") })
-	e.at(2*time.Minute, func() { e.update(reconcileEvent("plan"), &rec, nil) })
-	e.at(time.Hour, e.forget)
-	e.run(workflows.UserAccessInput{})
-	assert.Equal(t, workflows.OutcomeApplied, rec.Outcome, rec.Message)
-	assert.Equal(t, "Creator", e.role())
-}
-
 // Content that names its owner by display name (the sandbox's "Dev Patel")
 // is found too: the ownerName filter is tried with the user name, then the
 // display name.

@@ -279,11 +279,25 @@ func TestUserAccessSupersededGrantRedeliveredIsADuplicate(t *testing.T) {
 	e.slowPUTs(2)
 	var again workflows.AccessRecord
 	e.at(0, func() { e.signal(access("grant", "Viewer", "first", "")) })
-	e.at(time.Second, func() { e.signal(access("grant", "Creator", "T-9", ""), access("revoke", "Creator", "T-10", "")) })
+	e.at(time.Second, func() { e.signal(access("grant", "Creator", "T-9", ""), access("grant", "Creator", "T-11", "")) })
 	e.at(time.Minute, func() { e.update(access("grant", "Creator", "T-9", ""), &again, nil) })
 	e.at(time.Hour, e.forget)
 	res := e.run(workflows.UserAccessInput{})
-	assert.Equal(t, []string{"first:applied", "T-9:superseded", "T-10:unchanged", "T-9:duplicate"}, outcomes(res.History))
+	assert.Equal(t, []string{"first:applied", "T-9:superseded", "T-11:applied", "T-9:duplicate"}, outcomes(res.History))
 	assert.Equal(t, workflows.OutcomeDuplicate, again.Outcome)
+	assert.Equal(t, "Creator", e.role())
+}
+
+// Issue 24, defect 1: a grant and its revoke waiting together are both
+// applied (main superseded the grant, so the revoke found nothing to do
+// and a redelivered grant was a duplicate that had never run).
+func TestUserAccessGrantAndRevokeWaitingTogetherAreBothApplied(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	e.slowPUTs(2)
+	e.at(0, func() { e.signal(access("grant", "Viewer", "first", "")) })
+	e.at(time.Second, func() { e.signal(access("grant", "Creator", "T-9", ""), access("revoke", "Creator", "T-10", "")) })
+	e.at(time.Hour, e.forget)
+	res := e.run(workflows.UserAccessInput{})
+	assert.Equal(t, []string{"first:applied", "T-9:applied", "T-10:applied"}, outcomes(res.History))
 	assert.Equal(t, "Viewer", e.role())
 }

@@ -41,6 +41,11 @@ type accessEventV2 struct {
 	inputProblems
 }
 
+// current is the event as the current rules read it.
+func (ev accessEventV2) current() AccessEvent {
+	return AccessEvent{Op: ev.Op, Role: ev.Role, RequestID: ev.RequestID, At: ev.At, Duration: ev.Duration, ExpiresAt: ev.ExpiresAt, inputProblems: ev.inputProblems}
+}
+
 type pendingV2 struct {
 	Event      accessEventV2
 	ReceivedAt time.Time
@@ -216,7 +221,7 @@ func (e *entityV2) continueAsNew(ctx workflow.Context) error {
 	}
 	e.drainSignals(ctx)
 	for _, q := range e.queue {
-		e.st.Pending = append(e.st.Pending, PendingEvent{Event: AccessEvent(q.Event), ReceivedAt: q.ReceivedAt})
+		e.st.Pending = append(e.st.Pending, PendingEvent{Event: q.Event.current(), ReceivedAt: q.ReceivedAt})
 	}
 	return continueWith(ctx, e.in, e.st, e.forget)
 }

@@ -97,7 +97,7 @@ type parsedEventV2 struct {
 // parseEventV2 checks an access event; a non-empty message rejects it.
 func parseEventV2(ev accessEventV2, now time.Time) (parsedEventV2, string) {
 	p := problems(boundedProblemsV2(ev.problems))
-	p.checkSizes(AccessEvent(ev), maxFieldBytesV2)
+	p.checkSizes(ev.current(), maxFieldBytesV2)
 	if len(p) > 0 {
 		return parsedEventV2{}, "invalid access event: " + joinProblems(p)
 	}
@@ -106,7 +106,7 @@ func parseEventV2(ev accessEventV2, now time.Time) (parsedEventV2, string) {
 		p.add("op", "%q must be grant or revoke", ev.Op)
 	}
 	out.role = p.checkRole("role", ev.Role, tableau.ParseProvisionableRole)
-	out.at, out.expiresAt = p.checkTimes(AccessEvent(ev), ev.Op != OpRevoke, now)
+	out.at, out.expiresAt = p.checkTimes(ev.current(), ev.Op != OpRevoke, now)
 	if len(p) > 0 {
 		return parsedEventV2{}, "invalid access event: " + joinProblems(p)
 	}

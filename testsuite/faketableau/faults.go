@@ -39,6 +39,9 @@ type Fault struct {
 	// Notify, if set, receives each request the fault applies to (without
 	// blocking), so a test can wait until a call is in the fake.
 	Notify chan<- Request
+	// Meanwhile, if set, runs while the request is in the fake, before it
+	// is answered: an admin's hand edit racing tabflow's own call.
+	Meanwhile func()
 }
 
 // Common faults, as Tableau and the things in front of it produce them.

@@ -81,6 +81,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	fault := s.takeFault(r)
 	if fault != nil {
 		latency += fault.Latency
+		if fault.Meanwhile != nil {
+			fault.Meanwhile()
+		}
 	}
 	if latency > 0 {
 		select {
