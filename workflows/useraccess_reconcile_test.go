@@ -66,7 +66,7 @@ func TestUserAccessReconcileAfterARevokeChangesNothing(t *testing.T) {
 	var rec workflows.AccessRecord
 	e.signalEach(access("grant", "Explorer", "g1", ""), access("grant", "Viewer", "g2", ""))
 	e.at(2*time.Minute, func() { e.fake.SetRole(faketableau.SandboxSite, e.user, "Creator") }) // drift, planned: Creator → Explorer
-	e.at(3*time.Minute, func() { e.signal(access("revoke", "Explorer", "r1", "")) })            // Tableau shows Creator: unchanged
+	e.at(3*time.Minute, func() { e.signal(access("revoke", "Explorer", "r1", "")) })           // Tableau shows Creator: unchanged
 	e.at(4*time.Minute, func() { e.update(reconcileEvent("plan-1", "Explorer", "Creator"), &rec, nil) })
 	e.at(time.Hour, e.forget)
 	e.run(workflows.UserAccessInput{})
