@@ -36,6 +36,8 @@ const (
 	// OpReconcile asks the entity to set the role its grants call for, if
 	// Tableau still shows another (requestId: the plan's ID).
 	OpReconcile Op = "reconcile"
+	// OpForget appears only in records: a forget that could not stand.
+	OpForget Op = "forget"
 )
 
 // Outcome is what became of an access event.

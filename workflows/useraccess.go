@@ -155,13 +155,13 @@ func newEntity(ctx workflow.Context, in UserAccessInput) *entity {
 	}
 	st.load()
 	e := &entity{in: in, st: st, answers: map[int]*AccessRecord{}, signals: workflow.GetSignalChannel(ctx, AccessSignal)}
+	e.misrouted = misrouted(ctx, in.User) // first: a misrouted entity applies nothing it carried either
 	pending := st.Pending
 	st.Pending = nil
-	for _, p := range pending { // accepted by an earlier run: queued again, forget or not
+	for _, p := range pending { // accepted by an earlier run before any forget: queued again
 		e.admit(ctx, p, 0)
 	}
 	e.forget = st.Forget
-	e.misrouted = misrouted(ctx, in.User)
 	return e
 }
 
@@ -179,6 +179,19 @@ func (e *entity) register(ctx workflow.Context) error {
 		}
 		return nil
 	}})
+}
+
+// forgetStands checks forget once more before the entity ends: a run never
+// ends holding a time-bound grant, whichever way forget came (a version-2
+// run's forget had no validator and travels as State.Forget).
+func (e *entity) forgetStands(ctx workflow.Context) bool {
+	msg := e.st.forgetRefusal(e.waiting())
+	if msg == "" {
+		return true
+	}
+	e.forget = false
+	e.answer(ctx, e.newRecord(PendingEvent{Event: AccessEvent{Op: OpForget}, ReceivedAt: workflow.Now(ctx)}, OutcomeRejected, msg), 0)
+	return false
 }
 
 // validateUpdate rejects an invalid access update before it is accepted, so
@@ -234,8 +247,8 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 		p.Seq = e.st.Seq
 	}
 	ev, msg := parseEvent(p.Event, p.ReceivedAt)
-	if refusal := e.refusal(); refusal != "" && !e.closing {
-		msg = refusal
+	if e.misrouted != "" || e.forget { // while closing, a signal is still taken: it travels to the next run
+		msg = e.refusal()
 	}
 	if msg != "" {
 		e.answer(ctx, e.newRecord(p, OutcomeRejected, msg), ticket)
@@ -309,10 +322,14 @@ func (e *entity) answer(ctx workflow.Context, rec AccessRecord, ticket int) {
 }
 
 // waiting is the parsed events in the queue.
+// waiting is the event being applied, if any, and those in the queue.
 func (e *entity) waiting() []parsedEvent {
-	out := make([]parsedEvent, len(e.queue))
-	for i, q := range e.queue {
-		out[i] = q.ev
+	var out []parsedEvent
+	if e.inFlight != nil {
+		out = append(out, *e.inFlight)
+	}
+	for _, q := range e.queue {
+		out = append(out, q.ev)
 	}
 	return out
 }
@@ -331,7 +348,7 @@ func (e *entity) run(ctx workflow.Context) (*UserAccessResult, error) {
 			e.expire(ctx, *g)
 			continue
 		}
-		if e.forget {
+		if e.forget && e.forgetStands(ctx) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return nil, err
 			}
