@@ -103,7 +103,7 @@ func (p *PendingEvent) fold(w PendingEvent, ev parsedEvent) {
 	if ev.requestID != "" {
 		f.Keys = append(f.Keys, requestKey(ev.op, ev.requestID))
 	}
-	f.Keys = lastN(f.Keys, maxRequestIDs) // older ones the memory would forget anyway
+	f.Keys = lastN(f.Keys, maxFolded) // bounded: an older one redelivered is not known as a duplicate
 	f.At = laterTime(f.At, ev.at)
 	p.Folded = f
 }
@@ -116,12 +116,16 @@ func laterTime(a, b *time.Time) *time.Time {
 }
 
 // Bounds on what one event can make the entity keep, in JSON bytes: 200
-// records of at most ~2 KB, whatever is sent (SPEC §3.1).
+// records of at most ~2.5 KB, whatever is sent or Tableau answers (SPEC §3.1).
 const (
 	maxFieldBytes    = 256 // every field of an access event, as sent
-	maxKeptField     = 256 // a field as a record keeps it, JSON-encoded
+	maxKeptField     = 256 // a request ID as a record keeps it, JSON-encoded
+	maxKeptShort     = 64  // an op, a role or a time as a record keeps it (Tableau's role names included)
 	maxKeptMessage   = 600 // a record's message, JSON-encoded
+	maxKeptWarning   = 300 // each warning
 	maxKeptWarnings  = 3
+	maxFolded        = 200 // request keys folded into one waiting event
+	maxWaitingPlans  = 16  // reconcile events waiting at once
 	maxKeptProblems  = 3   // decoding problems quoted in a rejection
 	maxProblemLength = 120 // each, JSON-encoded
 	// maxClockSkew is how far after its arrival an event's `at` may be.
@@ -269,13 +273,15 @@ func encodedLen[S ~string](s S) int {
 
 // capRecord bounds what a record keeps, whatever its event carried.
 func capRecord(rec AccessRecord) AccessRecord {
-	rec.Op, rec.Role, rec.RequestID, rec.At = capText(rec.Op, maxKeptField), capText(rec.Role, maxKeptField), capText(rec.RequestID, maxKeptField), capText(rec.At, maxKeptField)
+	rec.Op, rec.Role, rec.At = capText(rec.Op, maxKeptShort), capText(rec.Role, maxKeptShort), capText(rec.At, maxKeptShort)
+	rec.RoleBefore, rec.RoleAfter, rec.ExpiresAt = capText(rec.RoleBefore, maxKeptShort), capText(rec.RoleAfter, maxKeptShort), capText(rec.ExpiresAt, maxKeptShort)
+	rec.RequestID = capText(rec.RequestID, maxKeptField)
 	rec.Message = capText(rec.Message, maxKeptMessage)
 	if len(rec.Warnings) > maxKeptWarnings {
 		rec.Warnings = append(rec.Warnings[:maxKeptWarnings:maxKeptWarnings], "and "+thousands(len(rec.Warnings)-maxKeptWarnings)+" more")
 	}
 	for i, w := range rec.Warnings {
-		rec.Warnings[i] = capText(w, maxKeptMessage)
+		rec.Warnings[i] = capText(w, maxKeptWarning)
 	}
 	return rec
 }

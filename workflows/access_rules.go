@@ -100,24 +100,32 @@ func requestDigest(id string) string {
 
 // load indexes the memory and brings one from an earlier version up to date.
 func (st *UserAccessState) load() {
-	for _, id := range st.RequestIDs { // version 1 kept raw IDs, of grants and revokes alike
-		st.Applied = append(st.Applied, requestDigest(id))
+	kept := st.Applied
+	st.Applied, st.handled = nil, map[string]bool{}
+	for _, k := range kept {
+		st.handle(k)
+	}
+	// Versions 1 and 2 remembered a request by its ID alone, grant or
+	// revoke: the records they kept say which, so a redelivered old revoke
+	// stays a duplicate. A version-1 ID with no record left is taken as both.
+	legacy := len(st.RequestIDs) > 0 || st.LastAppliedAt != nil
+	for _, id := range st.RequestIDs { // version 1 kept raw IDs
+		st.handle(requestDigest(id))
+		if !slices.ContainsFunc(st.History, func(r AccessRecord) bool { return r.RequestID == id && r.Op == OpGrant }) {
+			st.handle(requestKey(OpRevoke, id))
+		}
 	}
 	st.RequestIDs = nil
-	st.Applied = lastN(st.Applied, maxRequestIDs)
-	st.handled = map[string]bool{}
-	for _, k := range st.Applied {
-		st.handled[k] = true
-	}
-	if st.LastAppliedAt != nil { // version 2: one time for all roles; the history says which role had which
-		for _, r := range st.History {
-			at, err := time.Parse(time.RFC3339, r.At)
-			if err == nil && (r.Outcome == OutcomeApplied || r.Outcome == OutcomeUnchanged) {
-				st.noteAt(tableau.SiteRole(r.Role), at)
-			}
+	for _, r := range st.History {
+		done := r.Outcome == OutcomeApplied || r.Outcome == OutcomeUnchanged
+		if legacy && done && r.Op == OpRevoke && r.RequestID != "" {
+			st.handle(requestKey(OpRevoke, r.RequestID))
 		}
-		st.LastAppliedAt = nil
+		if at, err := time.Parse(time.RFC3339, r.At); err == nil && done && st.LastAppliedAt != nil {
+			st.noteAt(tableau.SiteRole(r.Role), at) // version 2 kept one time for all roles; the records say which role had which
+		}
 	}
+	st.LastAppliedAt = nil
 }
 
 func (st *UserAccessState) noteAt(role tableau.SiteRole, at time.Time) {

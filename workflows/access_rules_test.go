@@ -89,6 +89,31 @@ func TestLoadUpgradesVersion2Memory(t *testing.T) {
 	assert.Nil(t, st.LastAppliedAt)
 }
 
+// Issue 24, defect 8: versions 1 and 2 keyed every request as a grant, so a
+// redelivered old revoke ran again. Their records say which was a revoke.
+func TestLoadKnowsOldRevokes(t *testing.T) {
+	v2 := UserAccessState{Applied: []string{requestDigest("g1"), requestDigest("r1")}, LastAppliedAt: at(5), History: []AccessRecord{
+		{Op: OpGrant, Role: "Explorer", RequestID: "g1", Outcome: OutcomeApplied},
+		{Op: OpRevoke, Role: "Explorer", RequestID: "r1", Outcome: OutcomeApplied},
+	}}
+	v2.load()
+	dup, _ := v2.moot(parsedEvent{op: OpRevoke, role: tableau.RoleExplorer, requestID: "r1"}, t0)
+	assert.Equal(t, OutcomeDuplicate, dup, "the old revoke redelivered")
+	again, _ := v2.moot(parsedEvent{op: OpRevoke, role: tableau.RoleExplorer, requestID: "g1"}, t0)
+	assert.Empty(t, again, "the grant's ticket may still revoke it")
+
+	v1 := UserAccessState{RequestIDs: []string{"g1", "r1", "lost"}, History: []AccessRecord{{Op: OpGrant, RequestID: "g1", Outcome: OutcomeApplied}}}
+	v1.load()
+	for _, c := range []struct {
+		op   Op
+		id   string
+		want Outcome
+	}{{OpGrant, "g1", OutcomeDuplicate}, {OpRevoke, "g1", ""}, {OpRevoke, "r1", OutcomeDuplicate}, {OpRevoke, "lost", OutcomeDuplicate}, {OpGrant, "lost", OutcomeDuplicate}} {
+		got, _ := v1.moot(parsedEvent{op: c.op, role: tableau.RoleExplorer, requestID: c.id}, t0)
+		assert.Equal(t, c.want, got, "%s %s", c.op, c.id)
+	}
+}
+
 func TestCoalesce(t *testing.T) {
 	grant := func(at *time.Time) parsedEvent { return parsedEvent{op: OpGrant, role: tableau.RoleCreator, at: at} }
 	revoke := func(at *time.Time) parsedEvent { return parsedEvent{op: OpRevoke, role: tableau.RoleCreator, at: at} }
@@ -316,4 +341,18 @@ func TestExpectedRole(t *testing.T) {
 	assert.Equal(t, tableau.RoleCreator, expectedRole(grants(g(tableau.RoleViewer, nil), g(tableau.RoleCreator, at(5)))))
 	assert.Equal(t, tableau.RoleSiteAdministratorCreator, expectedRole(grants(g(tableau.RoleViewer, nil), Grant{Role: tableau.RoleSiteAdministratorCreator, Source: SourceTableau})))
 	assert.Equal(t, tableau.RoleServerAdministrator, expectedRole(grants(g(tableau.RoleViewer, nil), Grant{Role: tableau.RoleServerAdministrator, Source: SourceTableau})), "a server administrator stays one")
+}
+
+// Issue 24, defect 8: a legacy entity hands over a grant that expired on the
+// way as one that runs out at once, never as an explicit revoke (which
+// would remove the receiver's baseline).
+func TestMemoryEventsHandAnExpiredGrantOverAsAnExpiry(t *testing.T) {
+	st := &UserAccessState{Grants: []Grant{g(tableau.RoleViewer, nil), g(tableau.RoleCreator, at(1)), g(tableau.RoleExplorer, at(9))},
+		Pending: []PendingEvent{{Event: AccessEvent{Op: OpRevoke, Role: "Viewer", RequestID: "p"}}}}
+	assert.Equal(t, []AccessEvent{
+		{Op: OpGrant, Role: "Viewer"},
+		{Op: OpGrant, Role: "Creator", Duration: "1s"},
+		{Op: OpGrant, Role: "Explorer", ExpiresAt: at(9).Format(time.RFC3339)},
+		{Op: OpRevoke, Role: "Viewer", RequestID: "p"},
+	}, memoryEvents(st, *at(5)))
 }

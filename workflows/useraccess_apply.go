@@ -164,25 +164,34 @@ func handOverLegacy(ctx workflow.Context, in UserAccessInput) (*UserAccessResult
 
 // forwardMemory sends st's grants and pending events to a running entity.
 func forwardMemory(ctx workflow.Context, target string, st *UserAccessState) error {
+	for _, ev := range memoryEvents(st, workflow.Now(ctx)) {
+		if err := workflow.SignalExternalWorkflow(ctx, target, "", AccessSignal, ev).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memoryEvents are the access events that hand st's grants and pending
+// events to another entity. A time-bound grant whose expiry came during the
+// hand-over is sent as a grant that runs out at once, so the receiver
+// revokes it as an expiry would: back to the baseline, which an explicit
+// revoke would remove.
+func memoryEvents(st *UserAccessState, now time.Time) []AccessEvent {
 	var events []AccessEvent
 	for _, g := range st.Grants {
 		ev := AccessEvent{Op: OpGrant, Role: string(g.Role)}
-		if g.ExpiresAt != nil {
-			if g.ExpiresAt.After(workflow.Now(ctx)) {
-				ev.ExpiresAt = g.ExpiresAt.Format(time.RFC3339)
-			} else {
-				ev.Op = OpRevoke // its expiry came while it was being handed over
-			}
+		switch {
+		case g.ExpiresAt == nil:
+		case g.ExpiresAt.After(now):
+			ev.ExpiresAt = g.ExpiresAt.Format(time.RFC3339)
+		default:
+			ev.Duration = "1s"
 		}
 		events = append(events, ev)
 	}
 	for _, p := range st.Pending {
 		events = append(events, p.Event)
 	}
-	for _, ev := range events {
-		if err := workflow.SignalExternalWorkflow(ctx, target, "", AccessSignal, ev).Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return events
 }

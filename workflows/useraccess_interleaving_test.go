@@ -1,6 +1,9 @@
 package workflows_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,4 +174,49 @@ func TestUserAccessMisroutedEntityAppliesNothingCarried(t *testing.T) {
 	assert.Equal(t, []string{"carried:rejected"}, outcomes(res.History))
 	assert.Contains(t, res.History[0].Message, `does not match its task queue "default-test-taskqueue"`)
 	assert.Zero(t, e.fake.Count("users:update"))
+}
+
+// 8. The worst a sender and a server can do to the state: 256-byte request
+// IDs that JSON-encode six times over, a role name and group names of
+// kilobytes from Tableau, warnings on every record, ten thousand requests
+// remembered, and a full queue carried over continue-as-new. The input
+// stays far below Temporal's 2 MB payload limit (docs/entity.md states it).
+func TestUserAccessWorstCaseStateStaysBounded(t *testing.T) {
+	e := newEntityTest(t, "ana@example.com")
+	huge := strings.Repeat("R", 20_000) // (a "<" would be escaped in JSON, and not found by the last assertion)
+	for i := range 5 {
+		e.fake.AddGroup(faketableau.SandboxSite, faketableau.Group{Name: fmt.Sprint(i, huge), DomainName: "corp", SiteRole: "Creator", GrantLicenseMode: "onLogin"}, e.user)
+	}
+	id := func(i int) string { return fmt.Sprintf("%04d%s", i, strings.Repeat("<", 252)) }
+	roles := []string{"Viewer", "Explorer", "ExplorerCanPublish", "SiteAdministratorExplorer", "Creator"}
+	applied := make([]string, 10_000)
+	for i := range applied {
+		applied[i] = fmt.Sprintf("key-%022d", i)
+	}
+	for i := range 220 { // revokes of the role Tableau shows: each lowers it, with group warnings
+		e.at(time.Duration(i)*time.Minute, func() {
+			e.fake.SetRole(faketableau.SandboxSite, e.user, "Creator")
+			e.signal(access("revoke", "Creator", id(i), ""))
+		})
+	}
+	e.at(5*time.Hour, func() {
+		e.fake.SetRole(faketableau.SandboxSite, e.user, huge) // what Tableau answers: a role name of 20 KB
+		e.slowPUTs(3)
+		e.signal(access("grant", "Viewer", "slow", ""))
+		for i := range 40 { // waiting together: two per role, and plans
+			r := roles[i%5]
+			e.signal(access([]workflows.Op{"grant", "revoke"}[i/5%2], r, id(1000+i), ""))
+			e.signal(workflows.AccessEvent{Op: workflows.OpReconcile, RequestID: id(2000 + i), Expected: "Viewer", Actual: huge[:256]})
+		}
+	})
+	e.env.ExecuteWorkflow(workflows.UserAccessWorkflow, workflows.UserAccessInput{User: e.user, MaxEventsPerRun: 221,
+		State: &workflows.UserAccessState{Applied: applied, BaselineKnown: true}})
+	next := continuedInput(t, e.env)
+	size, err := json.Marshal(next)
+	require.NoError(t, err)
+	t.Logf("worst-case continue-as-new input: %d bytes (%d records, %d waiting events)", len(size), len(next.State.History), len(next.State.Pending))
+	assert.Less(t, len(size), 1<<20)
+	assert.Len(t, next.State.History, 200)
+	assert.NotEmpty(t, next.State.Pending)
+	assert.False(t, strings.Contains(string(size), huge[:700]), "no field from Tableau is kept whole (a message keeps at most 600 bytes)")
 }
