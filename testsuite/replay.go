@@ -25,6 +25,11 @@ var RecordedHistories = map[string]string{
 	"useraccess-entity.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 	// The entity with the rules of SPEC §3.1 (patch version 2).
 	"useraccess-entity-v3.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
+	// An entity of main at 9fb2f57, before the equivalence rule: events
+	// waiting together (coalesced by main's rules), signals arriving during
+	// a child, a reconcile event of main's shape and an `at` from the
+	// future; runs started then replay through useraccess_legacy.go.
+	"useraccess-entity-main.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 	// Recorded on the production topology (testsuite/topology with
 	// TABFLOW_RECORD_HISTORIES=1): an entity's last run (grants, an expiry
 	// after a server restart, continued as new) and a PAT lease handed
@@ -39,7 +44,7 @@ var RecordedHistories = map[string]string{
 // useraccess.json is an access entity of version 1 (per-user ID, idle timer),
 // useraccess-entity.json one of version 2; the topology files are recorded
 // by testsuite/topology, not by TestHistoriesReplay.
-var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true,
+var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true, "useraccess-entity-main.json": true,
 	"topology-useraccess.json": true, "topology-patlease.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show

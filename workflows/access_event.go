@@ -171,13 +171,8 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 		if ev.RequestID == "" {
 			p.add("requestId", "is required with reconcile (the plan's ID)")
 		}
-		if ev.Expected == "" {
-			p.add("expected", "is required with reconcile (the role the approved plan sets)")
-		} else {
+		if ev.Expected != "" {
 			out.expected = p.checkRole("expected", ev.Expected, tableau.ParseSettableRole)
-		}
-		if ev.Actual == "" {
-			p.add("actual", "is required with reconcile (the role Tableau showed in the approved plan)")
 		}
 		out.actual = tableau.SiteRole(ev.Actual)
 	default:
@@ -187,14 +182,32 @@ func parseEvent(ev AccessEvent, received time.Time) (parsedEvent, string) {
 		p.add("expected", "and actual are for reconcile events only")
 	}
 	out.at, out.expiresAt = p.checkTimes(ev, ev.Op == OpGrant, received)
-	if out.at != nil && out.at.Sub(received) > maxClockSkew {
-		p.add("at", "%s is %s after the event arrived (%s): more than %s ahead, so the sender's clock is wrong; an event from the future would make every real event after it stale",
-			ev.At, out.at.Sub(received).Round(time.Second), received.UTC().Format(time.RFC3339), maxClockSkew)
-	}
 	if len(p) > 0 {
 		return parsedEvent{}, "invalid access event: " + joinProblems(p)
 	}
 	return out, ""
+}
+
+// equivalenceProblems are what the rules of SPEC §3.1/§3.2 refuse beyond
+// what parseEvent checks (runs started before them apply such events, see
+// useraccess_legacy.go): an `at` from the future, a reconcile without the
+// approved change.
+func equivalenceProblems(ev parsedEvent, raw AccessEvent, received time.Time) string {
+	var p problems
+	if ev.at != nil && ev.at.Sub(received) > maxClockSkew {
+		p.add("at", "%s is %s after the event arrived (%s): more than %s ahead, so the sender's clock is wrong; an event from the future would make every real event after it stale",
+			raw.At, ev.at.Sub(received).Round(time.Second), received.UTC().Format(time.RFC3339), maxClockSkew)
+	}
+	if ev.op == OpReconcile && raw.Expected == "" {
+		p.add("expected", "is required with reconcile (the role the approved plan sets)")
+	}
+	if ev.op == OpReconcile && raw.Actual == "" {
+		p.add("actual", "is required with reconcile (the role Tableau showed in the approved plan)")
+	}
+	if len(p) > 0 {
+		return "invalid access event: " + joinProblems(p)
+	}
+	return ""
 }
 
 // checkTimes reads an access event's at and its end (duration, counted from

@@ -99,7 +99,7 @@ func requestDigest(id string) string {
 }
 
 // load indexes the memory and brings one from an earlier version up to date.
-func (st *UserAccessState) load() {
+func (st *UserAccessState) load(legacyRules bool) {
 	kept := st.Applied
 	st.Applied, st.handled = nil, map[string]bool{}
 	for _, k := range kept {
@@ -108,10 +108,10 @@ func (st *UserAccessState) load() {
 	// Versions 1 and 2 remembered a request by its ID alone, grant or
 	// revoke: the records they kept say which, so a redelivered old revoke
 	// stays a duplicate. A version-1 ID with no record left is taken as both.
-	legacy := len(st.RequestIDs) > 0 || st.LastAppliedAt != nil
+	legacy := !legacyRules && (len(st.RequestIDs) > 0 || st.LastAppliedAt != nil)
 	for _, id := range st.RequestIDs { // version 1 kept raw IDs
 		st.handle(requestDigest(id))
-		if !slices.ContainsFunc(st.History, func(r AccessRecord) bool { return r.RequestID == id && r.Op == OpGrant }) {
+		if legacy && !slices.ContainsFunc(st.History, func(r AccessRecord) bool { return r.RequestID == id && r.Op == OpGrant }) {
 			st.handle(requestKey(OpRevoke, id))
 		}
 	}
@@ -263,6 +263,9 @@ type change struct {
 	kept Grant
 	// ifRole is a reconcile's actual: the role is set only from it.
 	ifRole tableau.SiteRole
+	// keepHigher makes a legacy reconcile's role a minimum: while the
+	// baseline was not known, what Tableau showed might be it.
+	keepHigher bool
 }
 
 // expectedRole is the role grants (the baseline included) call for: the
@@ -355,7 +358,8 @@ func (st *UserAccessState) commit(c change, shown tableau.SiteRole) []string {
 		// An explicit revoke of the role shown, and an approved reconcile
 		// (the admin said what Tableau showed is drift), record no baseline.
 		explicitlyRevoked := c.op == OpRevoke && shown == c.role
-		if !explicitlyRevoked && c.op != OpReconcile && roleRank(shown) > roleRank(highestRole(st.heldRoles(st.Grants, ""))) {
+		approved := c.op == OpReconcile && c.ifRole != ""
+		if !explicitlyRevoked && !approved && roleRank(shown) > roleRank(highestRole(st.heldRoles(st.Grants, ""))) {
 			c.baseline = shown
 		}
 	}

@@ -33,7 +33,7 @@ func TestRoleOrderOverEveryProvisionableRole(t *testing.T) {
 
 func TestMootDuplicateIsPerOpAndRequestID(t *testing.T) {
 	var st UserAccessState
-	st.load()
+	st.load(false)
 	st.remember(parsedEvent{op: OpGrant, role: tableau.RoleCreator, requestID: "T-1"})
 	for _, c := range []struct {
 		op   Op
@@ -52,7 +52,7 @@ func TestMootDuplicateIsPerOpAndRequestID(t *testing.T) {
 
 func TestMootStaleIsPerRole(t *testing.T) {
 	var st UserAccessState
-	st.load()
+	st.load(false)
 	st.remember(parsedEvent{op: OpGrant, role: tableau.RoleViewer, at: at(1)})
 	for _, c := range []struct {
 		name string
@@ -79,7 +79,7 @@ func TestLoadUpgradesVersion2Memory(t *testing.T) {
 		{Op: OpRevoke, Role: "Creator", At: at(5).Format(time.RFC3339), Outcome: OutcomeApplied},
 		{Op: OpGrant, Role: "Viewer", At: at(9).Format(time.RFC3339), Outcome: OutcomeFailed},
 	}}
-	st.load()
+	st.load(false)
 	dup, _ := st.moot(parsedEvent{op: OpGrant, role: tableau.RoleExplorer, requestID: "r1"}, t0)
 	assert.Equal(t, OutcomeDuplicate, dup)
 	stale, _ := st.moot(parsedEvent{op: OpGrant, role: tableau.RoleCreator, at: at(4)}, t0)
@@ -96,14 +96,14 @@ func TestLoadKnowsOldRevokes(t *testing.T) {
 		{Op: OpGrant, Role: "Explorer", RequestID: "g1", Outcome: OutcomeApplied},
 		{Op: OpRevoke, Role: "Explorer", RequestID: "r1", Outcome: OutcomeApplied},
 	}}
-	v2.load()
+	v2.load(false)
 	dup, _ := v2.moot(parsedEvent{op: OpRevoke, role: tableau.RoleExplorer, requestID: "r1"}, t0)
 	assert.Equal(t, OutcomeDuplicate, dup, "the old revoke redelivered")
 	again, _ := v2.moot(parsedEvent{op: OpRevoke, role: tableau.RoleExplorer, requestID: "g1"}, t0)
 	assert.Empty(t, again, "the grant's ticket may still revoke it")
 
 	v1 := UserAccessState{RequestIDs: []string{"g1", "r1", "lost"}, History: []AccessRecord{{Op: OpGrant, RequestID: "g1", Outcome: OutcomeApplied}}}
-	v1.load()
+	v1.load(false)
 	for _, c := range []struct {
 		op   Op
 		id   string

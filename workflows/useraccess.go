@@ -88,7 +88,8 @@ func UserAccess(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, er
 	if workflow.GetInfo(ctx).WorkflowExecution.ID == legacyUserAccessWorkflowID(in.User) {
 		return handOverLegacy(ctx, in)
 	}
-	e := newEntity(ctx, in)
+	legacy := workflow.GetVersion(ctx, accessEquivalencePatch, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+	e := newEntity(ctx, in, legacy)
 	if err := e.register(ctx); err != nil {
 		return nil, err
 	}
@@ -97,7 +98,9 @@ func UserAccess(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, er
 		last = &e.st.History[n-1]
 	}
 	e.show(ctx, last)
-	workflow.Go(ctx, e.receiveSignals)
+	if !legacy {
+		workflow.Go(ctx, e.receiveSignals)
+	}
 	return e.run(ctx)
 }
 
@@ -129,23 +132,38 @@ type entity struct {
 	signals workflow.ReceiveChannel
 	// inFlight is the event being applied, if any.
 	inFlight *parsedEvent
+	// legacy is a run started before accessEquivalencePatch.
+	legacy bool
 }
 
-func newEntity(ctx workflow.Context, in UserAccessInput) *entity {
+func newEntity(ctx workflow.Context, in UserAccessInput, legacy bool) *entity {
 	st := in.State
 	if st == nil {
 		st = &UserAccessState{}
 	}
-	st.load()
-	e := &entity{in: in, st: st, answers: map[int]*AccessRecord{}, signals: workflow.GetSignalChannel(ctx, AccessSignal)}
-	e.misrouted = misrouted(ctx, in.User) // first: a misrouted entity applies nothing it carried either
+	st.load(legacy)
+	e := &entity{in: in, st: st, legacy: legacy, answers: map[int]*AccessRecord{}, signals: workflow.GetSignalChannel(ctx, AccessSignal)}
+	if !legacy {
+		e.misrouted = misrouted(ctx, in.User) // first: a misrouted entity applies nothing it carried either
+	}
 	pending := st.Pending
 	st.Pending = nil
 	for _, p := range pending { // accepted by an earlier run before any forget: queued again
 		e.admit(ctx, p, 0)
 	}
 	e.forget = st.Forget
+	e.misrouted = misrouted(ctx, in.User)
 	return e
+}
+
+// parse reads an event; the current rules refuse more than runs started
+// before them did.
+func (e *entity) parse(raw AccessEvent, received time.Time) (parsedEvent, string) {
+	ev, msg := parseEvent(raw, received)
+	if msg == "" && !e.legacy {
+		msg = equivalenceProblems(ev, raw, received)
+	}
+	return ev, msg
 }
 
 func (e *entity) register(ctx workflow.Context) error {
@@ -169,7 +187,7 @@ func (e *entity) register(ctx workflow.Context) error {
 // run's forget had no validator and travels as State.Forget).
 func (e *entity) forgetStands(ctx workflow.Context) bool {
 	msg := e.st.forgetRefusal(e.waiting())
-	if msg == "" {
+	if msg == "" || e.legacy {
 		return true
 	}
 	e.forget = false
@@ -185,7 +203,7 @@ func (e *entity) validateUpdate(ctx workflow.Context, ev AccessEvent) error {
 	}
 	msg := e.refusal()
 	if msg == "" {
-		_, msg = parseEvent(ev, workflow.Now(ctx))
+		_, msg = e.parse(ev, workflow.Now(ctx))
 	}
 	if msg != "" {
 		return newInvalidInput(msg)

@@ -29,6 +29,15 @@ func (e *entity) apply(ctx workflow.Context, q queued) AccessRecord {
 		}
 		return rec
 	case OpReconcile:
+		if e.legacy {
+			c := e.st.planReconcileLegacy()
+			rec.Role = string(c.role)
+			if e.carryOut(ctx, &rec, c, OpReconcile) {
+				e.remember(q)
+				rec.Message = fmt.Sprintf("reconcile (plan %s): %s", capText(q.ev.requestID, 64), rec.Message)
+			}
+			return rec
+		}
 		rec.Role = string(q.ev.expected)
 		c, why := e.st.planReconcile(q.ev.expected, q.ev.actual)
 		if why != "" {
@@ -75,7 +84,7 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 	case OpGrant:
 		err = workflow.ExecuteChildWorkflow(cctx, ProvisionWorkflow, ProvisionInput{User: e.in.User, Role: string(c.role), KeepHigher: true}).Get(ctx, &res)
 	case OpReconcile:
-		err = workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), IfRole: string(c.ifRole)}).Get(ctx, &res)
+		err = workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), IfRole: string(c.ifRole), KeepHigher: c.keepHigher}).Get(ctx, &res)
 	default:
 		in := DeprovisionInput{User: e.in.User, Role: string(c.role)}
 		if c.fallback != tableau.RoleUnlicensed {
@@ -89,7 +98,7 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 		rec.Outcome, rec.Message = OutcomeFailed, activities.RootMessage(err)
 		return false
 	}
-	if c.op == OpReconcile && res.PreviousRole != string(c.ifRole) {
+	if c.ifRole != "" && res.PreviousRole != string(c.ifRole) {
 		rec.Outcome, rec.RoleBefore, rec.RoleAfter = OutcomeStale, res.PreviousRole, res.PreviousRole
 		rec.Message = fmt.Sprintf("Tableau shows %s, not the planned %s: nothing changed", capText(res.PreviousRole, 64), capText(c.ifRole, 64))
 		return true

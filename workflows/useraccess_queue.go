@@ -36,8 +36,8 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 		e.st.Seq++
 		p.Seq = e.st.Seq
 	}
-	ev, msg := parseEvent(p.Event, p.ReceivedAt)
-	if e.misrouted != "" || e.forget { // while closing, a signal is still taken: it travels to the next run
+	ev, msg := e.parse(p.Event, p.ReceivedAt)
+	if e.misrouted != "" || e.forget || (e.legacy && e.refusal() != "" && !e.closing) { // while closing, a signal is still taken: it travels to the next run
 		msg = e.refusal()
 	}
 	if msg != "" {
@@ -46,6 +46,10 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 	}
 	if outcome, why := e.st.moot(ev, workflow.Now(ctx)); outcome != "" {
 		e.answer(ctx, e.newRecord(p, outcome, why), ticket)
+		return
+	}
+	if e.legacy {
+		e.admitLegacy(ctx, p, ev, ticket)
 		return
 	}
 	if ev.requestID != "" && slices.ContainsFunc(e.queue, func(q queued) bool { return q.handles(ev) }) {
