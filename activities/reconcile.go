@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"tabflow/internal/clip"
 	"tabflow/tableau"
 )
 
@@ -54,97 +57,196 @@ func (a *Activities) OwnedContent(ctx context.Context, in OwnedContentInput) (Ow
 	})
 }
 
-// ReconcileUsersInput is one page of Tableau's users to compare.
-type ReconcileUsersInput struct {
-	PageNumber int `json:"pageNumber"`
-	PageSize   int `json:"pageSize"`
+// CompareUsersInput is one page of Tableau's users to compare with the
+// access entities of a task queue, and how much of each list the plan still
+// shows: what is past it is only counted, so a site of any size adds little
+// to Reconcile's history.
+type CompareUsersInput struct {
+	PageNumber  int    `json:"pageNumber"`
+	PageSize    int    `json:"pageSize"`
+	IDPrefix    string `json:"idPrefix"`      // tableau-access/{task queue}/
+	RoleQuery   string `json:"expectedQuery"` // the entity's query for the role its grants call for
+	InactiveBy  string `json:"inactiveBefore,omitempty"`
+	ListDrift   int    `json:"listDrift"`
+	ListOthers  int    `json:"listOthers"` // unmanaged, inactive, errors: each
+	Concurrency int    `json:"concurrency,omitempty"`
 }
 
-// SiteUser is the little of a Tableau user that Reconcile compares.
-type SiteUser struct {
+// ComparedUser is a user the plan lists.
+type ComparedUser struct {
 	Name      string           `json:"n"`
 	Role      tableau.SiteRole `json:"r"`
+	Expected  tableau.SiteRole `json:"e,omitempty"`
 	LastLogin string           `json:"l,omitempty"`
+	// For a change that lowers the role: what may undo it (SPEC §3.2).
+	Licensing *Licensing `json:"lic,omitempty"`
 }
 
-// SiteUsersPage is one page of users, kept small: a site of 100,000 users
-// adds a few MB to Reconcile's history, not tens.
-type SiteUsersPage struct {
-	Users []SiteUser `json:"users"`
-	Total int        `json:"total"`
+// Licensing is what may license a user again after a lower role: the
+// groups that license at sign-in or sync, and an identity provider.
+type Licensing struct {
+	User   tableau.User    `json:"user"`
+	Groups []tableau.Group `json:"groups,omitempty"`
+	Error  string          `json:"error,omitempty"`
 }
 
-// SiteUsers reads one page of site users for Reconcile.
-func (a *Activities) SiteUsers(ctx context.Context, in ReconcileUsersInput) (SiteUsersPage, error) {
+// UsersComparison is one page compared: the users listed, and counts.
+type UsersComparison struct {
+	Total          int            `json:"total"` // Tableau's totalAvailable
+	Read           int            `json:"read"`
+	Managed        int            `json:"managed"`
+	Drift          []ComparedUser `json:"drift"`
+	DriftCount     int            `json:"driftCount"`
+	Unmanaged      []ComparedUser `json:"unmanaged"`
+	UnmanagedCount int            `json:"unmanagedCount"`
+	Inactive       []ComparedUser `json:"inactive"`
+	InactiveCount  int            `json:"inactiveCount"`
+	Errors         []string       `json:"errors,omitempty"`
+	ErrorCount     int            `json:"errorCount"`
+}
+
+// CompareUsers reads one page of site users and asks each user's access
+// entity (if there is one) for the role its grants call for. An entity that
+// cannot answer is an error of the plan, not of the activity.
+func (a *Activities) CompareUsers(ctx context.Context, in CompareUsersInput) (UsersComparison, error) {
+	if a.Temporal == nil {
+		return UsersComparison{}, temporal.NewNonRetryableApplicationError("this worker has no Temporal client for reading access entities", ErrInvalidInput, nil)
+	}
 	page, err := a.ListUsers(ctx, tableau.ListUsersOptions{PageNumber: in.PageNumber, PageSize: in.PageSize})
 	if err != nil {
-		return SiteUsersPage{}, err
-	}
-	out := SiteUsersPage{Total: int(page.Pagination.TotalAvailable), Users: make([]SiteUser, len(page.Users))}
-	for i, u := range page.Users {
-		out.Users[i] = SiteUser{Name: u.Name, Role: u.SiteRole, LastLogin: u.LastLogin}
-	}
-	return out, nil
-}
-
-// ManagedUsersInput asks for one page of the running access entities of a
-// task queue.
-type ManagedUsersInput struct {
-	TaskQueue     string `json:"taskQueue"`
-	IDPrefix      string `json:"idPrefix"`    // tableau-access/{task queue}/
-	GrantsQuery   string `json:"grantsQuery"` // the entity's grants query
-	NextPageToken []byte `json:"nextPageToken,omitempty"`
-}
-
-// ManagedUser is one entity and the grants it holds (its grants query's answer).
-type ManagedUser struct {
-	User   string          `json:"user"`
-	Grants json.RawMessage `json:"grants"`
-}
-
-// ManagedUsersPage is one page of entities.
-type ManagedUsersPage struct {
-	Users         []ManagedUser `json:"users"`
-	NextPageToken []byte        `json:"nextPageToken,omitempty"`
-}
-
-// ManagedUsers lists running access entities through Temporal visibility and
-// asks each for its grants.
-func (a *Activities) ManagedUsers(ctx context.Context, in ManagedUsersInput) (ManagedUsersPage, error) {
-	if a.Temporal == nil {
-		return ManagedUsersPage{}, temporal.NewNonRetryableApplicationError("this worker has no Temporal client for reading access entities", ErrInvalidInput, nil)
+		return UsersComparison{}, err
 	}
 	defer heartbeat(ctx)()
-	resp, err := a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		PageSize:      500,
-		NextPageToken: in.NextPageToken,
-		Query:         fmt.Sprintf("WorkflowType = 'UserAccess' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", in.TaskQueue),
+	expected := make([]tableau.SiteRole, len(page.Users))
+	failed := make([]error, len(page.Users))
+	sem := make(chan struct{}, max(in.Concurrency, 16))
+	var wg sync.WaitGroup
+	for i, u := range page.Users {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			expected[i], failed[i] = a.expectedRole(ctx, in.IDPrefix+strings.ToLower(u.Name), in.RoleQuery)
+		}()
+	}
+	wg.Wait()
+	out := UsersComparison{Total: int(page.Pagination.TotalAvailable), Read: len(page.Users)}
+	var lowered []int
+	for i, u := range page.Users {
+		c := ComparedUser{Name: u.Name, Role: u.SiteRole, Expected: expected[i], LastLogin: u.LastLogin}
+		switch {
+		case failed[i] != nil:
+			out.ErrorCount++
+			if len(out.Errors) < in.ListOthers {
+				out.Errors = append(out.Errors, fmt.Sprintf("%s: could not ask its access entity for its grants: %s", clip.Text(u.Name, 100), clip.Text(RootMessage(failed[i]), 200)))
+			}
+			continue
+		case expected[i] == "":
+			if u.SiteRole != tableau.RoleUnlicensed {
+				out.UnmanagedCount++
+				if len(out.Unmanaged) < in.ListOthers {
+					out.Unmanaged = append(out.Unmanaged, ComparedUser{Name: u.Name, Role: u.SiteRole})
+				}
+			}
+			continue
+		}
+		out.Managed++
+		if expected[i] != u.SiteRole {
+			out.DriftCount++
+			if len(out.Drift) < in.ListDrift {
+				out.Drift = append(out.Drift, c)
+				if tableau.RoleRank(expected[i]) < tableau.RoleRank(u.SiteRole) {
+					lowered = append(lowered, len(out.Drift)-1)
+				}
+			}
+		}
+		if in.InactiveBy != "" && inactive(u.LastLogin, in.InactiveBy) {
+			out.InactiveCount++
+			if len(out.Inactive) < in.ListOthers {
+				out.Inactive = append(out.Inactive, ComparedUser{Name: u.Name, Role: u.SiteRole, LastLogin: u.LastLogin})
+			}
+		}
+	}
+	a.readLicensing(ctx, page.Users, out.Drift, lowered)
+	return out, nil
+}
+
+// expectedRole asks an entity for the role its grants call for; "" when
+// there is no such entity.
+func (a *Activities) expectedRole(ctx context.Context, workflowID, query string) (tableau.SiteRole, error) {
+	v, err := a.Temporal.QueryWorkflow(ctx, workflowID, "", query)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return "", nil // no entity, or one that ended
+	}
+	if err != nil {
+		return "", err
+	}
+	var role tableau.SiteRole
+	return role, v.Get(&role)
+}
+
+// readLicensing reads, in one session, the groups of each listed user whose
+// role the plan would lower.
+func (a *Activities) readLicensing(ctx context.Context, users []tableau.User, drift []ComparedUser, lowered []int) {
+	if len(lowered) == 0 {
+		return
+	}
+	byName := map[string]tableau.User{}
+	for _, u := range users {
+		byName[u.Name] = u
+	}
+	_ = a.Tableau.WithSession(ctx, AccessBudget, func(ctx context.Context, s *tableau.Session) error {
+		for _, i := range lowered {
+			u := byName[drift[i].Name]
+			lic := &Licensing{User: tableau.User{ID: u.ID, Name: u.Name, SiteRole: u.SiteRole, IdpConfigurationID: u.IdpConfigurationID, AuthSetting: u.AuthSetting}}
+			groups, err := s.UserGroups(ctx, u.ID)
+			if err != nil {
+				lic.Error = clip.Text(RootMessage(classify(ctx, err)), 200)
+			}
+			for _, g := range groups {
+				if g.LicensingRole() != "" {
+					lic.Groups = append(lic.Groups, g)
+				}
+			}
+			drift[i].Licensing = lic
+		}
+		return nil
+	})
+}
+
+// inactive: never signed in, or last signed in before the cut-off. A
+// lastLogin Tableau sends in a form tabflow cannot read is not inactive.
+func inactive(lastLogin, before string) bool {
+	cut, err := time.Parse(time.RFC3339, before)
+	if err != nil {
+		return false
+	}
+	if lastLogin == "" {
+		return true
+	}
+	t, err := time.Parse(time.RFC3339, lastLogin)
+	return err == nil && t.Before(cut)
+}
+
+// CountEntitiesInput names the task queue whose running entities to count.
+type CountEntitiesInput struct {
+	TaskQueue string `json:"taskQueue"`
+}
+
+// CountEntities counts the running access entities of a task queue
+// (Temporal visibility), so a plan can say how many are not on the site.
+func (a *Activities) CountEntities(ctx context.Context, in CountEntitiesInput) (int, error) {
+	if a.Temporal == nil {
+		return 0, temporal.NewNonRetryableApplicationError("this worker has no Temporal client for reading access entities", ErrInvalidInput, nil)
+	}
+	resp, err := a.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = 'UserAccess' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", in.TaskQueue),
 	})
 	if err != nil {
-		return ManagedUsersPage{}, err
+		return 0, err
 	}
-	out := ManagedUsersPage{NextPageToken: resp.NextPageToken, Users: []ManagedUser{}}
-	for _, ex := range resp.Executions {
-		id := ex.GetExecution().GetWorkflowId()
-		user, ok := strings.CutPrefix(id, in.IDPrefix)
-		if !ok {
-			continue // a legacy entity, or another site's
-		}
-		v, err := a.Temporal.QueryWorkflow(ctx, id, "", in.GrantsQuery)
-		var notFound *serviceerror.NotFound
-		if errors.As(err, &notFound) {
-			continue // it ended since it was listed
-		}
-		if err != nil {
-			return ManagedUsersPage{}, fmt.Errorf("asking %s for its grants: %w", id, err)
-		}
-		var grants json.RawMessage
-		if err := v.Get(&grants); err != nil {
-			return ManagedUsersPage{}, err
-		}
-		out.Users = append(out.Users, ManagedUser{User: user, Grants: grants})
-	}
-	return out, nil
+	return int(resp.GetCount()), nil
 }
 
 // SendToEntityInput is an access event for one entity, as an update.

@@ -41,6 +41,17 @@ const (
 	RoleGuest                 SiteRole = "Guest"
 )
 
+// roleOrder ranks site roles by the access they give, lowest first;
+// Unlicensed and roles not listed rank below all (SPEC §3.1: Creator >
+// SiteAdministratorExplorer > ExplorerCanPublish > Explorer > Viewer).
+var roleOrder = []SiteRole{
+	RoleViewer, RoleExplorer, RoleExplorerCanPublish, RoleSiteAdministratorExplorer,
+	RoleCreator, RoleSiteAdministratorCreator, RoleServerAdministrator,
+}
+
+// RoleRank is r's place in roleOrder: 0 for Unlicensed and unknown roles.
+func RoleRank(r SiteRole) int { return slices.Index(roleOrder, r) + 1 }
+
 // ProvisionableRoles are the roles Provision and Deprovision accept.
 var ProvisionableRoles = []SiteRole{RoleViewer, RoleExplorer, RoleExplorerCanPublish, RoleCreator, RoleSiteAdministratorExplorer}
 

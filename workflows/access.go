@@ -111,7 +111,7 @@ func setRole(ctx workflow.Context, user string, role tableau.SiteRole, keepHighe
 		case shown == role:
 			res.Message = fmt.Sprintf("%s already has site role %s: nothing to change%s", user, role, movedNote(decisions))
 			return res, nil
-		case keepHigher && roleRank(shown) > roleRank(role):
+		case keepHigher && tableau.RoleRank(shown) > tableau.RoleRank(role):
 			res.Role = string(shown)
 			res.Message = fmt.Sprintf("%s has site role %s, above %s: kept, since a grant never lowers access%s", user, shown, role, movedNote(decisions))
 			return res, nil

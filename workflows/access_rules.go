@@ -60,21 +60,11 @@ type UserAccessState struct {
 	handled        map[string]bool // index of Applied
 }
 
-// roleOrder ranks site roles by the access they give, lowest first;
-// Unlicensed and roles not listed rank below all (SPEC §3.1: Creator >
-// SiteAdministratorExplorer > ExplorerCanPublish > Explorer > Viewer).
-var roleOrder = []tableau.SiteRole{
-	tableau.RoleViewer, tableau.RoleExplorer, tableau.RoleExplorerCanPublish, tableau.RoleSiteAdministratorExplorer,
-	tableau.RoleCreator, tableau.RoleSiteAdministratorCreator, tableau.RoleServerAdministrator,
-}
-
-func roleRank(r tableau.SiteRole) int { return slices.Index(roleOrder, r) + 1 }
-
 // highestRole is the highest of roles, or "" for none.
 func highestRole(roles []tableau.SiteRole) tableau.SiteRole {
 	var best tableau.SiteRole
 	for _, r := range roles {
-		if roleRank(r) > roleRank(best) {
+		if tableau.RoleRank(r) > tableau.RoleRank(best) {
 			best = r
 		}
 	}
@@ -341,7 +331,7 @@ func (st *UserAccessState) planRevoke(role tableau.SiteRole, explicit bool) chan
 		c.held = true
 		return c
 	}
-	below := slices.DeleteFunc(remaining, func(r tableau.SiteRole) bool { return roleRank(r) >= roleRank(role) })
+	below := slices.DeleteFunc(remaining, func(r tableau.SiteRole) bool { return tableau.RoleRank(r) >= tableau.RoleRank(role) })
 	if r := highestRole(below); r != "" {
 		c.fallback = r
 	}
@@ -359,14 +349,14 @@ func (st *UserAccessState) commit(c change, shown tableau.SiteRole) []string {
 		// (the admin said what Tableau showed is drift), record no baseline.
 		explicitlyRevoked := c.op == OpRevoke && shown == c.role
 		approved := c.op == OpReconcile && c.ifRole != ""
-		if !explicitlyRevoked && !approved && roleRank(shown) > roleRank(highestRole(st.heldRoles(st.Grants, ""))) {
+		if !explicitlyRevoked && !approved && tableau.RoleRank(shown) > tableau.RoleRank(highestRole(st.heldRoles(st.Grants, ""))) {
 			c.baseline = shown
 		}
 	}
 	st.Grants, st.Baseline = c.grants, c.baseline
 	var warnings []string
 	if c.op == OpRevoke && shown == c.role {
-		if top := highestRole(st.heldRoles(c.grants, c.baseline)); roleRank(top) > roleRank(c.role) {
+		if top := highestRole(st.heldRoles(c.grants, c.baseline)); tableau.RoleRank(top) > tableau.RoleRank(c.role) {
 			warnings = append(warnings, fmt.Sprintf("the %s grant is still held, but Tableau showed %s (changed outside tabflow): "+
 				"a revoke never raises access, so this is drift for Reconcile", top, c.role))
 		}

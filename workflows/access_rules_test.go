@@ -22,12 +22,12 @@ func TestRoleOrderOverEveryProvisionableRole(t *testing.T) {
 	want := []tableau.SiteRole{tableau.RoleCreator, tableau.RoleSiteAdministratorExplorer, tableau.RoleExplorerCanPublish, tableau.RoleExplorer, tableau.RoleViewer}
 	for i := range want {
 		for j := i + 1; j < len(want); j++ {
-			assert.Greater(t, roleRank(want[i]), roleRank(want[j]), "%s above %s", want[i], want[j])
+			assert.Greater(t, tableau.RoleRank(want[i]), tableau.RoleRank(want[j]), "%s above %s", want[i], want[j])
 			assert.Equal(t, want[i], highestRole([]tableau.SiteRole{want[j], want[i]}))
 		}
-		assert.Greater(t, roleRank(want[i]), roleRank(tableau.RoleUnlicensed))
+		assert.Greater(t, tableau.RoleRank(want[i]), tableau.RoleRank(tableau.RoleUnlicensed))
 	}
-	assert.Greater(t, roleRank(tableau.RoleSiteAdministratorCreator), roleRank(tableau.RoleCreator))
+	assert.Greater(t, tableau.RoleRank(tableau.RoleSiteAdministratorCreator), tableau.RoleRank(tableau.RoleCreator))
 	assert.Equal(t, tableau.SiteRole(""), highestRole(nil))
 }
 

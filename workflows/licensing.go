@@ -28,7 +28,7 @@ func licensingChecks(ctx workflow.Context) bool {
 // lowerWarnings reads u's groups if the role is about to go from u's down to
 // next, and says what would undo it.
 func lowerWarnings(ctx workflow.Context, u *tableau.User, next tableau.SiteRole) []string {
-	if roleRank(next) >= roleRank(u.SiteRole) || !licensingChecks(ctx) {
+	if tableau.RoleRank(next) >= tableau.RoleRank(u.SiteRole) || !licensingChecks(ctx) {
 		return nil
 	}
 	var groups []tableau.Group
@@ -44,7 +44,7 @@ func licensingWarnings(u *tableau.User, groups []tableau.Group, readErr error, n
 	}
 	for _, g := range groups {
 		role := g.LicensingRole()
-		if roleRank(role) <= roleRank(next) {
+		if tableau.RoleRank(role) <= tableau.RoleRank(next) {
 			continue
 		}
 		how := "at sign-in"

@@ -48,6 +48,9 @@ const (
 	HistoryQuery = "history"
 	// GrantsQuery lists the grants the entity holds, with their expiry.
 	GrantsQuery = "grants"
+	// ExpectedQuery answers the role the entity's grants call for (the
+	// highest grant or baseline, else Unlicensed): what Reconcile compares.
+	ExpectedQuery = "expected"
 )
 
 // EntityContinuingAsNew starts the access update's refusal while an entity

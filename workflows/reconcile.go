@@ -29,12 +29,15 @@ type ReconcileInput struct {
 	MaxChanges    *int   `json:"maxChanges,omitempty"`
 	InactiveDays  int    `json:"inactiveDays,omitempty"`
 	ApproveWithin string `json:"approveWithin,omitempty"`
+	// Progress is the plan so far, carried by continue-as-new.
+	Progress *ReconcileProgress `json:"progress,omitempty"`
 	inputProblems
 }
 
 // ApproveInput approves a published plan: {"planId":"…"}.
 type ApproveInput struct {
 	PlanID string `json:"planId"`
+	inputProblems
 }
 
 const (
@@ -42,6 +45,9 @@ const (
 	defaultApproveWithin = 24 * time.Hour
 	reconcilePageSize    = tableau.MaxPageSize
 	maxReconcilePages    = 2_000 // 2,000,000 users: tableau.WalkUsers' ceiling
+	// pagesPerRun is how many pages a run compares before it continues as
+	// new with the plan so far: history stays bounded on a site of any size.
+	pagesPerRun = 100
 )
 
 // Reconcile compares, for every running access entity of its task queue,
@@ -61,8 +67,8 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 	}); err != nil {
 		return nil, err
 	}
-	built, err := buildPlan(ctx, in.InactiveDays)
-	if err != nil {
+	built, err := buildPlan(ctx, in)
+	if err != nil { // a continue-as-new too
 		return nil, err
 	}
 	plan = &built
@@ -71,8 +77,8 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 	case mode == ReconcilePlanOnly || mode == "":
 		plan.Message += ". Plan only: nothing changed"
 		return plan, nil
-	case mode == ReconcileAuto && len(plan.Changes) > maxChanges:
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d changes exceed maxChanges %d: nothing applied (%s)", len(plan.Changes), maxChanges, plan.Message), ErrTooManyChanges, nil)
+	case mode == ReconcileAuto && plan.Drifted > maxChanges:
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d changes exceed maxChanges %d: nothing applied (%s)", plan.Drifted, maxChanges, plan.Message), ErrTooManyChanges, nil)
 	case mode == ReconcileApprove && !awaitApproval(ctx, plan, within):
 		plan.Message += fmt.Sprintf(". Not approved within %s: nothing applied", within)
 		return plan, nil
@@ -109,36 +115,29 @@ func (in ReconcileInput) check() (maxChanges int, within time.Duration, err erro
 	return maxChanges, within, p.err()
 }
 
-// buildPlan reads the entities' grants, then Tableau's users a page (one
-// activity) at a time.
-func buildPlan(ctx workflow.Context, inactiveDays int) (ReconcilePlan, error) {
+// buildPlan compares Tableau's users with the entities a page (one
+// activity) at a time. After pagesPerRun pages it continues as new with the
+// plan so far (the error it returns); the plan ID is the first run's ID.
+func buildPlan(ctx workflow.Context, in ReconcileInput) (ReconcilePlan, error) {
 	info := workflow.GetInfo(ctx)
-	expected := map[string]tableau.SiteRole{}
-	in := activities.ManagedUsersInput{TaskQueue: info.TaskQueueName, IDPrefix: UserAccessWorkflowID(info.TaskQueueName, ""), GrantsQuery: GrantsQuery}
-	for {
-		page, err := runRead[activities.ManagedUsersPage](ctx, a.ManagedUsers, in)
+	p := in.Progress
+	if p == nil {
+		entities, err := runRead[int](ctx, a.CountEntities, activities.CountEntitiesInput{TaskQueue: info.TaskQueueName})
 		if err != nil {
 			return ReconcilePlan{}, err
 		}
-		for _, u := range page.Users {
-			var grants []Grant
-			if err := json.Unmarshal(u.Grants, &grants); err != nil {
-				return ReconcilePlan{}, fmt.Errorf("the grants of %s: %w", u.User, err)
-			}
-			expected[u.User] = expectedRole(grants)
-		}
-		if in.NextPageToken = page.NextPageToken; len(in.NextPageToken) == 0 {
-			break
-		}
+		p = newProgress(info.WorkflowExecution.RunID, *entities, workflow.Now(ctx), in.InactiveDays)
 	}
-	p := newPlanner(info.WorkflowExecution.RunID, expected, workflow.Now(ctx), inactiveDays)
-	for number, seen := 1, 0; number <= maxReconcilePages; number++ {
-		page, err := runRead[activities.SiteUsersPage](ctx, a.SiteUsers, activities.ReconcileUsersInput{PageNumber: number, PageSize: reconcilePageSize})
+	for pages := 0; p.NextPage <= maxReconcilePages; pages++ {
+		if pages == pagesPerRun {
+			in.Progress = p
+			return ReconcilePlan{}, workflow.NewContinueAsNewError(ctx, ReconcileWorkflow, in)
+		}
+		page, err := runRead[activities.UsersComparison](ctx, a.CompareUsers, p.next(info.TaskQueueName, reconcilePageSize))
 		if err != nil {
 			return ReconcilePlan{}, err
 		}
-		p.add(page.Users)
-		if seen += len(page.Users); len(page.Users) < reconcilePageSize || seen >= page.Total {
+		if !p.add(*page, reconcilePageSize) {
 			break
 		}
 	}
@@ -153,11 +152,16 @@ func awaitApproval(ctx workflow.Context, plan *ReconcilePlan, within time.Durati
 		approved = true
 		return fmt.Sprintf("plan %s approved: applying %d changes", plan.PlanID, len(plan.Changes)), nil
 	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in ApproveInput) error {
+		if err := problems(in.problems).err(); err != nil {
+			return err
+		}
 		switch {
+		case in.PlanID == "":
+			return newInvalidInput("planId is required: query plan for the plan this run waits to have approved, review it, and approve it by its planId")
+		case in.PlanID != plan.PlanID:
+			return newInvalidInput(fmt.Sprintf("planId %q is not the plan this run waits for: query plan, review it, and approve it by its planId", clip.Text(in.PlanID, 64)))
 		case approved:
 			return newInvalidInput("plan " + plan.PlanID + " is already approved")
-		case in.PlanID != plan.PlanID:
-			return newInvalidInput(fmt.Sprintf("planId %q is not this run's plan (%s): approve the plan you reviewed, on the run that made it", clip.Text(in.PlanID, 64), plan.PlanID))
 		}
 		return nil
 	}}); err != nil {
@@ -169,12 +173,14 @@ func awaitApproval(ctx workflow.Context, plan *ReconcilePlan, within time.Durati
 }
 
 // applyPlan sends each change to the user's entity as a reconcile event, so
-// it is ordered with the user's grants and revokes; the entity reads Tableau
-// again and changes the role only if it still differs.
+// it is ordered with the user's grants and revokes; the entity changes the
+// role only if Tableau still shows the plan's actual role and the grants
+// still call for its expected one (SPEC §3.2).
 func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 	taskQueue := workflow.GetInfo(ctx).TaskQueueName
-	event, _ := json.Marshal(AccessEvent{Op: OpReconcile, RequestID: plan.PlanID})
+	stale := 0
 	for _, c := range plan.Changes {
+		event, _ := json.Marshal(AccessEvent{Op: OpReconcile, RequestID: plan.PlanID, Expected: c.Expected, Actual: c.Actual})
 		in := activities.SendToEntityInput{WorkflowID: UserAccessWorkflowID(taskQueue, c.User), UpdateName: AccessUpdate, Event: event}
 		rec, err := runWith[AccessRecord](ctx, accessActivity, a.SendToEntity, in)
 		switch {
@@ -182,11 +188,16 @@ func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(activities.RootMessage(err), 300)))
 		case rec.Outcome == OutcomeApplied:
 			plan.Applied++
+		case rec.Outcome == OutcomeStale:
+			stale++
 		case rec.Outcome == OutcomeFailed || rec.Outcome == OutcomeRejected:
 			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(rec.Message, 300)))
 		}
 	}
 	plan.Message += fmt.Sprintf(". Applied %d of %d changes through the entities", plan.Applied, len(plan.Changes))
+	if stale > 0 {
+		plan.Message += fmt.Sprintf(" (%d stale: Tableau or the grants changed since the plan, so nothing was changed for them)", stale)
+	}
 	if len(plan.Failed) > 0 {
 		plan.Message += fmt.Sprintf(" (%d failed)", len(plan.Failed))
 	}

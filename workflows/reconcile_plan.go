@@ -1,12 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"tabflow/activities"
-	"tabflow/tableau"
 )
 
 // Reconcile's plan (SPEC §3.2), in plain Go: Tableau's users against what
@@ -14,10 +14,16 @@ import (
 
 // ReconcilePlan is Reconcile's result, and its plan query's answer.
 type ReconcilePlan struct {
-	PlanID    string         `json:"planId"`
-	Changes   []DriftChange  `json:"changes"`
+	PlanID  string        `json:"planId"`
+	Changes []DriftChange `json:"changes"`
+	// Drifted counts every managed user whose role differs, listed or not:
+	// what auto compares with maxChanges.
+	Drifted   int            `json:"drifted"`
 	Unmanaged UnmanagedUsers `json:"unmanaged"`
 	Inactive  []InactiveUser `json:"inactive"`
+	// Errors are entities that could not be asked for their grants: their
+	// users are not compared (the first listed; the message counts them).
+	Errors []string `json:"errors,omitempty"`
 	// Applied counts the changes an entity carried out (outcome applied).
 	Applied int `json:"applied"`
 	// Failed names the changes an entity could not carry out, and why.
@@ -25,11 +31,14 @@ type ReconcilePlan struct {
 	Message string   `json:"message"`
 }
 
-// DriftChange is a managed user whose Tableau role is not the one the grants call for.
+// DriftChange is a managed user whose Tableau role is not the one the grants
+// call for. Warnings say what would undo a lower role (a group that licenses
+// at sign-in or sync, an identity provider).
 type DriftChange struct {
-	User     string `json:"user"`
-	Expected string `json:"expected"`
-	Actual   string `json:"actual"`
+	User     string   `json:"user"`
+	Expected string   `json:"expected"`
+	Actual   string   `json:"actual"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // UnmanagedUsers are licensed users no entity manages: counted, the first listed.
@@ -54,87 +63,104 @@ type InactiveUser struct {
 
 // Bounds that keep a plan far below Temporal's payload limit on any site.
 const (
-	maxListedChanges   = 1000
-	maxListedUnmanaged = 100
-	maxListedInactive  = 100
+	maxListedChanges = 1000
+	maxListedOthers  = 100 // unmanaged, inactive and errors, each
 )
 
-// planner builds a plan page by page, keeping only what the plan lists.
-type planner struct {
-	expected       map[string]tableau.SiteRole // lower-cased user → role its grants call for
-	seen           map[string]bool
-	inactiveBefore *time.Time
-	plan           ReconcilePlan
-	changes        int
-	inactive       int
+// ReconcileProgress is a plan being built, page by page; it travels to the
+// next run when Reconcile continues as new. Everything in it is bounded.
+type ReconcileProgress struct {
+	Plan           ReconcilePlan `json:"plan"`
+	InactiveBefore string        `json:"inactiveBefore,omitempty"`
+	NextPage       int           `json:"nextPage"`
+	Read           int           `json:"read"`
+	Managed        int           `json:"managed"`
+	InactiveCount  int           `json:"inactiveCount"`
+	ErrorCount     int           `json:"errorCount"`
+	Entities       int           `json:"entities"` // running entities when the plan began
 }
 
-func newPlanner(planID string, expected map[string]tableau.SiteRole, now time.Time, inactiveDays int) *planner {
-	p := &planner{expected: expected, seen: map[string]bool{},
-		plan: ReconcilePlan{PlanID: planID, Changes: []DriftChange{}, Unmanaged: UnmanagedUsers{Users: []UserRole{}}, Inactive: []InactiveUser{}}}
+func newProgress(planID string, entities int, now time.Time, inactiveDays int) *ReconcileProgress {
+	p := &ReconcileProgress{NextPage: 1, Entities: entities,
+		Plan: ReconcilePlan{PlanID: planID, Changes: []DriftChange{}, Unmanaged: UnmanagedUsers{Users: []UserRole{}}, Inactive: []InactiveUser{}}}
 	if inactiveDays > 0 {
-		t := now.AddDate(0, 0, -inactiveDays)
-		p.inactiveBefore = &t
+		p.InactiveBefore = now.AddDate(0, 0, -inactiveDays).Format(time.RFC3339)
 	}
 	return p
 }
 
-// add compares one page of Tableau's users.
-func (p *planner) add(users []activities.SiteUser) {
-	for _, u := range users {
-		key := strings.ToLower(u.Name)
-		want, managed := p.expected[key]
-		if !managed {
-			if u.Role != tableau.RoleUnlicensed {
-				p.plan.Unmanaged.Count++
-				if len(p.plan.Unmanaged.Users) < maxListedUnmanaged {
-					p.plan.Unmanaged.Users = append(p.plan.Unmanaged.Users, UserRole{User: u.Name, Role: string(u.Role)})
-				}
-			}
-			continue
-		}
-		p.seen[key] = true
-		if u.Role != want {
-			p.changes++
-			if len(p.plan.Changes) < maxListedChanges {
-				p.plan.Changes = append(p.plan.Changes, DriftChange{User: u.Name, Expected: string(want), Actual: string(u.Role)})
-			}
-		}
-		if p.inactiveBefore != nil && isInactive(u.LastLogin, *p.inactiveBefore) {
-			p.inactive++
-			if len(p.plan.Inactive) < maxListedInactive {
-				p.plan.Inactive = append(p.plan.Inactive, InactiveUser{User: u.Name, Role: string(u.Role), LastLogin: u.LastLogin})
-			}
-		}
-	}
+// next is the comparison of the next page: only as many users listed as
+// the plan still shows.
+func (p *ReconcileProgress) next(taskQueue string, pageSize int) activities.CompareUsersInput {
+	return activities.CompareUsersInput{PageNumber: p.NextPage, PageSize: pageSize, IDPrefix: UserAccessWorkflowID(taskQueue, ""),
+		RoleQuery: ExpectedQuery, InactiveBy: p.InactiveBefore, ListDrift: maxListedChanges - len(p.Plan.Changes),
+		ListOthers: maxListedOthers - min(len(p.Plan.Unmanaged.Users), len(p.Plan.Inactive), len(p.Plan.Errors))}
 }
 
-// isInactive: never signed in, or last signed in before the cut-off. A
-// lastLogin Tableau sends in a form tabflow cannot read is not inactive.
-func isInactive(lastLogin string, before time.Time) bool {
-	if lastLogin == "" {
-		return true
+// add takes one page compared; it says whether the site has more pages.
+func (p *ReconcileProgress) add(c activities.UsersComparison, pageSize int) (more bool) {
+	p.NextPage++
+	p.Read += c.Read
+	p.Managed += c.Managed
+	p.Plan.Drifted += c.DriftCount
+	p.Plan.Unmanaged.Count += c.UnmanagedCount
+	p.InactiveCount += c.InactiveCount
+	p.ErrorCount += c.ErrorCount
+	for _, u := range c.Drift {
+		if len(p.Plan.Changes) < maxListedChanges {
+			p.Plan.Changes = append(p.Plan.Changes, driftChange(u))
+		}
 	}
-	t, err := time.Parse(time.RFC3339, lastLogin)
-	return err == nil && t.Before(before)
+	for _, u := range c.Unmanaged {
+		if len(p.Plan.Unmanaged.Users) < maxListedOthers {
+			p.Plan.Unmanaged.Users = append(p.Plan.Unmanaged.Users, UserRole{User: u.Name, Role: string(u.Role)})
+		}
+	}
+	for _, u := range c.Inactive {
+		if len(p.Plan.Inactive) < maxListedOthers {
+			p.Plan.Inactive = append(p.Plan.Inactive, InactiveUser{User: u.Name, Role: string(u.Role), LastLogin: u.LastLogin})
+		}
+	}
+	for _, e := range c.Errors {
+		if len(p.Plan.Errors) < maxListedOthers {
+			p.Plan.Errors = append(p.Plan.Errors, e)
+		}
+	}
+	return c.Read == pageSize && p.Read < c.Total
+}
+
+// driftChange is a listed drift, with what would undo a lower role.
+func driftChange(u activities.ComparedUser) DriftChange {
+	c := DriftChange{User: u.Name, Expected: string(u.Expected), Actual: string(u.Role)}
+	if lic := u.Licensing; lic != nil {
+		var readErr error
+		if lic.Error != "" {
+			readErr = errors.New(lic.Error)
+		}
+		c.Warnings = licensingWarnings(&lic.User, lic.Groups, readErr, u.Expected)
+	}
+	return c
 }
 
 // finish says what the plan found.
-func (p *planner) finish() ReconcilePlan {
+func (p *ReconcileProgress) finish() ReconcilePlan {
 	var parts []string
-	parts = append(parts, fmt.Sprintf("%s drifted from their grants", people(p.changes)))
-	if p.changes > len(p.plan.Changes) {
-		parts = append(parts, fmt.Sprintf("the first %d are listed: apply them and run again for the rest", len(p.plan.Changes)))
+	parts = append(parts, fmt.Sprintf("%s drifted from their grants", people(p.Plan.Drifted)))
+	if p.Plan.Drifted > len(p.Plan.Changes) {
+		parts = append(parts, fmt.Sprintf("the first %s are listed: apply them and run again for the rest", thousands(len(p.Plan.Changes))))
 	}
-	parts = append(parts, fmt.Sprintf("%s licensed without an entity (reported, never changed)", people(p.plan.Unmanaged.Count)))
-	if p.inactiveBefore != nil {
-		parts = append(parts, fmt.Sprintf("%s inactive since %s (reported, never changed)", people(p.inactive), p.inactiveBefore.Format(time.DateOnly)))
+	parts = append(parts, fmt.Sprintf("%s licensed without an entity (reported, never changed)", people(p.Plan.Unmanaged.Count)))
+	if p.InactiveBefore != "" {
+		parts = append(parts, fmt.Sprintf("%s inactive since %s (reported, never changed)", people(p.InactiveCount), p.InactiveBefore[:len(time.DateOnly)]))
 	}
-	if missing := len(p.expected) - len(p.seen); missing > 0 {
+	if p.ErrorCount > 0 {
+		parts = append(parts, fmt.Sprintf("%s not compared: their entities did not answer (see errors)", people(p.ErrorCount)))
+	}
+	if missing := p.Entities - p.Managed - p.ErrorCount; missing > 0 {
 		parts = append(parts, fmt.Sprintf("%s with an entity not on the site", people(missing)))
 	}
-	p.plan.Message = strings.Join(parts, "; ")
-	return p.plan
+	p.Plan.Message = strings.Join(parts, "; ")
+	return p.Plan
 }
 
 func people(n int) string {

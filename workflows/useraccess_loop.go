@@ -2,10 +2,12 @@ package workflows
 
 import (
 	"fmt"
-	"tabflow/internal/clip"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
+
+	"tabflow/internal/clip"
+	"tabflow/tableau"
 )
 
 // What every version of the access entity does the same way: wait, answer
@@ -35,6 +37,9 @@ func registerAccess[E any](ctx workflow.Context, st *UserAccessState, grants fun
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return grants(), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, ExpectedQuery, func() (tableau.SiteRole, error) { return expectedRole(grants()), nil }); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, AccessUpdate, onUpdate, workflow.UpdateHandlerOptions{Validator: validate})
