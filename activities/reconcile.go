@@ -229,9 +229,11 @@ func inactive(lastLogin, before string) bool {
 	return err == nil && t.Before(cut)
 }
 
-// CountEntitiesInput names the task queue whose running entities to count.
+// CountEntitiesInput names the task queue whose running entities to count,
+// and their ID prefix (an entity with another site's ID is not this site's).
 type CountEntitiesInput struct {
 	TaskQueue string `json:"taskQueue"`
+	IDPrefix  string `json:"idPrefix"`
 }
 
 // CountEntities counts the running access entities of a task queue
@@ -241,7 +243,7 @@ func (a *Activities) CountEntities(ctx context.Context, in CountEntitiesInput) (
 		return 0, temporal.NewNonRetryableApplicationError("this worker has no Temporal client for reading access entities", ErrInvalidInput, nil)
 	}
 	resp, err := a.Temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = 'UserAccess' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", in.TaskQueue),
+		Query: fmt.Sprintf("WorkflowType = 'UserAccess' AND ExecutionStatus = 'Running' AND TaskQueue = '%s' AND WorkflowId STARTS_WITH '%s'", in.TaskQueue, in.IDPrefix),
 	})
 	if err != nil {
 		return 0, err

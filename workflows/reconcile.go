@@ -122,7 +122,7 @@ func buildPlan(ctx workflow.Context, in ReconcileInput) (ReconcilePlan, error) {
 	info := workflow.GetInfo(ctx)
 	p := in.Progress
 	if p == nil {
-		entities, err := runRead[int](ctx, a.CountEntities, activities.CountEntitiesInput{TaskQueue: info.TaskQueueName})
+		entities, err := runRead[int](ctx, a.CountEntities, activities.CountEntitiesInput{TaskQueue: info.TaskQueueName, IDPrefix: UserAccessWorkflowID(info.TaskQueueName, "")})
 		if err != nil {
 			return ReconcilePlan{}, err
 		}

@@ -26,7 +26,7 @@ import (
 // entity, and eve's entity did not answer; three entities run.
 func reconcileEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string) {
 	env := newEnv(t)
-	env.OnActivity(acts.CountEntities, mock.Anything, activities.CountEntitiesInput{TaskQueue: "default-test-taskqueue"}).Return(4, nil).Once()
+	env.OnActivity(acts.CountEntities, mock.Anything, activities.CountEntitiesInput{TaskQueue: "default-test-taskqueue", IDPrefix: "tableau-access/default-test-taskqueue/"}).Return(4, nil).Once()
 	env.OnActivity(acts.CompareUsers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.CompareUsersInput) (activities.UsersComparison, error) {
 		assert.Equal(t, 1, in.PageNumber)
 		assert.Equal(t, "tableau-access/default-test-taskqueue/", in.IDPrefix)
