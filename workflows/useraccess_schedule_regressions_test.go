@@ -1,0 +1,65 @@
+package workflows_test
+
+import (
+	"testing"
+
+	"tabflow/testsuite"
+	"tabflow/workflows"
+)
+
+// The smallest failing schedules TestUserAccessRandomSchedules printed while
+// the equivalence rule was being built, frozen as they were printed (a seed
+// alone would not survive a change to the generator). Each runs through the
+// real entity and the model on every CI run.
+func TestUserAccessRegressionSchedules(t *testing.T) {
+	sig := func(op workflows.Op, role, id, at, d string) sentEvent {
+		ev := workflows.AccessEvent{Op: op, Role: role, RequestID: id, Duration: d}
+		if at != "" {
+			ev.At = "2026-11-23T" + at + "Z"
+		}
+		return sentEvent{ev: ev}
+	}
+	upd := func(op workflows.Op, role, id, at, d string) sentEvent {
+		e := sig(op, role, id, at, d)
+		e.update = true
+		return e
+	}
+	for name, s := range map[string]schedule{
+		// An `at` an hour ahead was applied (main), so the real revoke was stale.
+		"seed 1: an at from the future": {initialRole: "SiteAdministratorExplorer", steps: []scheduleStep{
+			{events: []sentEvent{upd("grant", "Explorer", "r7", "11:07:50", "7m29s")}}}},
+		// A signal read after a slow child counted its duration from then.
+		"seed 9: a duration counts from arrival": {initialRole: "Explorer", maxPerRun: 1, steps: []scheduleStep{
+			{fault: lostAnswer, events: []sentEvent{sig("grant", "Creator", "r7", "", ""), sig("grant", "Viewer", "r11", "", "4m0s")}}}},
+		// The superseded r2's memory was kept though r3, which superseded it, failed.
+		"seed 29: superseded memory waits for the event that decided": {initialRole: "Unlicensed", maxPerRun: 2, steps: []scheduleStep{
+			{fault: refusedWrites, events: []sentEvent{upd("grant", "Explorer", "r1", "", ""), upd("grant", "Viewer", "r2", "", ""), upd("grant", "Viewer", "r3", "08:54:57", "")}},
+			{events: []sentEvent{sig("grant", "Viewer", "r5", "09:18:11", "13m15s")}}}},
+		// An update refused while the run continued as new arrives after the signal behind it.
+		"seed 36: arrival order across continue-as-new": {initialRole: "ExplorerCanPublish", maxPerRun: 1, steps: []scheduleStep{
+			{fault: refusedWrites, events: []sentEvent{
+				{ev: workflows.AccessEvent{Op: "reconcile", RequestID: "plan-10", Expected: "Explorer", Actual: "ExplorerCanPublish"}, update: true},
+				upd("revoke", "Creator", "r11", "10:01:26", ""), sig("grant", "SiteAdministratorExplorer", "r13", "11:25:27", "17m43s")}}}},
+		// r7 (older at than the revoke in flight) would be stale at its turn: folding it into r8 made Creator permanent.
+		"seed 96: no fold past the event in flight": {initialRole: "Explorer", maxPerRun: 3, steps: []scheduleStep{
+			{}, {edit: "Creator", fault: refusedWrites}, {edit: "Explorer"},
+			{events: []sentEvent{upd("revoke", "Creator", "r5", "10:39:48", ""), sig("grant", "Creator", "r7", "09:30:11", ""), sig("grant", "Creator", "r8", "", "4m21s")}}}},
+		// r8's at, noted when it was superseded, made r13 stale though r10 failed.
+		"seed 144: a failed event keeps no memory of what it superseded": {initialRole: "Unlicensed", maxPerRun: 4, steps: []scheduleStep{
+			{fault: transient},
+			{events: []sentEvent{upd("grant", "ExplorerCanPublish", "r2", "09:48:46", "")}},
+			{edit: "Explorer", fault: refusedWrites, events: []sentEvent{sig("revoke", "Viewer", "r7", "", ""), sig("grant", "Explorer", "r8", "10:33:50", ""), sig("grant", "Explorer", "r10", "", "")}},
+			{events: []sentEvent{upd("grant", "Explorer", "r13", "09:53:41", "23m55s")}}}},
+		// r4 folded into r6 across a rejected revoke; its redelivery is a duplicate.
+		"seed 309: a fold across a rejected event": {initialRole: "Explorer", maxPerRun: 4, steps: []scheduleStep{
+			{events: []sentEvent{upd("revoke", "ExplorerCanPublish", "r3", "09:41:30", ""), sig("grant", "Explorer", "r4", "", "4m32s"), sig("revoke", "Explorer", "r5", "10:29:29", ""), upd("grant", "Explorer", "r6", "09:30:59", "")}},
+			{events: []sentEvent{upd("grant", "Explorer", "r4", "", "4m32s")}}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := testsuite.StartTableau(t)
+			if err := checkSchedule(t, fake, s); err != nil {
+				t.Fatalf("%v\n%v", err, s)
+			}
+		})
+	}
+}
