@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"tabflow/tableau"
 	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
@@ -143,20 +145,32 @@ func TestLegacyEntityHandsItsMemoryOver(t *testing.T) {
 	}, 30*time.Second, 200*time.Millisecond)
 	assert.Equal(t, workflows.Grant{Role: "Explorer"}, grants[0], "the per-site entity holds the legacy grant")
 
-	// A second legacy entity for the same user finds the per-site one running: it sends its grants
-	// (one whose time is already up as a revoke).
+	// A second legacy entity for the same user finds the per-site one running: it sends its grants.
+	// One whose time ran out on the way is sent as a grant that runs out at once, so the per-site
+	// entity revokes it as an expiry: its own permanent Explorer grant stays (main sent an explicit
+	// revoke, which took that grant, and a baseline of that role, away).
 	past := time.Now().Add(-time.Minute)
 	run, err = s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: legacy, TaskQueue: workflows.TaskQueue}, workflows.UserAccessWorkflow,
-		workflows.UserAccessInput{User: user, State: &workflows.UserAccessState{Grants: []workflows.Grant{{Role: "Creator", ExpiresAt: &soon}, {Role: "Explorer", ExpiresAt: &past}}}})
+		workflows.UserAccessInput{User: user, State: &workflows.UserAccessState{Grants: []workflows.Grant{
+			{Role: "Creator", ExpiresAt: &soon}, {Role: "Explorer", ExpiresAt: &past}, {Role: "Viewer", ExpiresAt: &past}}}})
 	require.NoError(t, err)
 	require.NoError(t, run.Get(ctx, nil))
 	require.Eventually(t, func() bool { return s.fake.Role(faketableau.SandboxSite, user) == "Creator" }, 30*time.Second, 200*time.Millisecond)
+	var history []workflows.AccessRecord
 	require.Eventually(t, func() bool {
-		v, err := s.client.QueryWorkflow(ctx, perSite, "", workflows.GrantsQuery)
-		return err == nil && v.Get(&grants) == nil && len(grants) == 1
-	}, 30*time.Second, 200*time.Millisecond, "the expired Explorer grant was revoked: %+v", grants)
-	require.NotNil(t, grants[0].ExpiresAt)
-	assert.True(t, soon.Equal(*grants[0].ExpiresAt), "the time-bound grant keeps its expiry")
+		v, err := s.client.QueryWorkflow(ctx, perSite, "", workflows.HistoryQuery)
+		return err == nil && v.Get(&history) == nil && slices.ContainsFunc(history, func(r workflows.AccessRecord) bool {
+			return r.Outcome == workflows.OutcomeExpired && r.Role == "Viewer"
+		})
+	}, 30*time.Second, 200*time.Millisecond, "the expired Viewer grant ran out as an expiry")
+	v, err := s.client.QueryWorkflow(ctx, perSite, "", workflows.GrantsQuery)
+	require.NoError(t, err)
+	require.NoError(t, v.Get(&grants))
+	require.Len(t, grants, 2, "%+v", grants)
+	assert.Equal(t, workflows.Grant{Role: "Explorer"}, grants[0], "the permanent grant is never shortened")
+	assert.Equal(t, tableau.RoleCreator, grants[1].Role)
+	require.NotNil(t, grants[1].ExpiresAt)
+	assert.True(t, soon.Equal(*grants[1].ExpiresAt), "the time-bound grant keeps its expiry")
 }
 
 // 40 updates at once for one user, more than the 10 Temporal lets one
