@@ -98,21 +98,23 @@ func UserAccess(ctx workflow.Context, in UserAccessInput) (*UserAccessResult, er
 		last = &e.st.History[n-1]
 	}
 	e.show(ctx, last)
-	if !legacy {
-		workflow.Go(ctx, e.receiveSignals)
-	}
 	return e.run(ctx)
 }
 
-// receiveSignals admits each access signal as it arrives, also while an
-// event's child runs: its duration counts from then, and it may coalesce
-// with the events waiting.
-func (e *entity) receiveSignals(ctx workflow.Context) {
-	for {
-		var ev AccessEvent
-		e.signals.Receive(ctx, &ev)
-		e.admit(ctx, PendingEvent{Event: ev, ReceivedAt: workflow.Now(ctx)}, 0)
+// awaitChild waits for an event's child workflow, admitting access signals
+// as they arrive meanwhile: a signal's duration counts from its arrival,
+// and it may coalesce with the events waiting. Signals are only ever taken
+// with ReceiveAsync on the main coroutine: a goroutine blocked in Receive,
+// or a Selector left behind once its future won, is handed a signal it may
+// never take, and the signal is lost to this run.
+func (e *entity) awaitChild(ctx workflow.Context, child workflow.Future, out any) error {
+	for !e.legacy && !child.IsReady() {
+		if err := workflow.Await(ctx, func() bool { return child.IsReady() || e.signals.Len() > 0 }); err != nil {
+			return err
+		}
+		e.drainSignals(ctx)
 	}
+	return child.Get(ctx, out)
 }
 
 // entity is one run of UserAccess.

@@ -82,16 +82,16 @@ func (e *entity) carryOut(ctx workflow.Context, rec *AccessRecord, c change, op 
 	var err error
 	switch c.op {
 	case OpGrant:
-		err = workflow.ExecuteChildWorkflow(cctx, ProvisionWorkflow, ProvisionInput{User: e.in.User, Role: string(c.role), KeepHigher: true}).Get(ctx, &res)
+		err = e.awaitChild(ctx, workflow.ExecuteChildWorkflow(cctx, ProvisionWorkflow, ProvisionInput{User: e.in.User, Role: string(c.role), KeepHigher: true}), &res)
 	case OpReconcile:
-		err = workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), IfRole: string(c.ifRole), KeepHigher: c.keepHigher}).Get(ctx, &res)
+		err = e.awaitChild(ctx, workflow.ExecuteChildWorkflow(cctx, SetSiteRoleWorkflow, SetSiteRoleInput{User: e.in.User, Role: string(c.role), IfRole: string(c.ifRole), KeepHigher: c.keepHigher}), &res)
 	default:
 		in := DeprovisionInput{User: e.in.User, Role: string(c.role)}
 		if c.fallback != tableau.RoleUnlicensed {
 			in.FallbackRole = string(c.fallback)
 		}
 		var dres DeprovisionResult
-		err = workflow.ExecuteChildWorkflow(cctx, DeprovisionWorkflow, in).Get(ctx, &dres)
+		err = e.awaitChild(ctx, workflow.ExecuteChildWorkflow(cctx, DeprovisionWorkflow, in), &dres)
 		res = RoleResult{PreviousRole: dres.PreviousRole, Role: dres.Role, Changed: dres.Changed, Message: dres.Message, Warnings: dres.Warnings}
 	}
 	if err != nil {
