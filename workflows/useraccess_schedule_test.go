@@ -28,7 +28,8 @@ import (
 // run through the real UserAccess workflow (SDK test environment, real
 // activities, fake Tableau) and through accessModel, and must agree.
 //
-// TABFLOW_SCHEDULES=20000 runs a long campaign; TABFLOW_SEED=N reruns one seed.
+// TABFLOW_SCHEDULES=20000 runs a long campaign (TABFLOW_FIRST_SEED=N starts
+// it at seed N, to split it across processes); TABFLOW_SEED=N reruns one seed.
 
 const scheduleUser = "ana@example.com"
 
@@ -780,8 +781,9 @@ func TestUserAccessRandomSchedules(t *testing.T) {
 	if one := envInt("TABFLOW_SEED", -1); one >= 0 {
 		seeds = append(seeds, uint64(one))
 	} else {
+		first := envInt("TABFLOW_FIRST_SEED", 1) // to split a campaign across processes
 		for i := range envInt("TABFLOW_SCHEDULES", 500) {
-			seeds = append(seeds, uint64(i+1))
+			seeds = append(seeds, uint64(first+i))
 		}
 	}
 	start := time.Now()
