@@ -133,7 +133,7 @@ type entity struct {
 	closing bool
 	signals workflow.ReceiveChannel
 	// inFlight is the event being applied, if any.
-	inFlight *parsedEvent
+	inFlight *queued
 	// legacy is a run started before accessEquivalencePatch.
 	legacy bool
 }
@@ -254,7 +254,7 @@ func (e *entity) answer(ctx workflow.Context, rec AccessRecord, ticket int) {
 func (e *entity) waiting() []parsedEvent {
 	var out []parsedEvent
 	if e.inFlight != nil {
-		out = append(out, *e.inFlight)
+		out = append(out, e.inFlight.ev)
 	}
 	for _, q := range e.queue {
 		out = append(out, q.ev)
@@ -319,7 +319,7 @@ func (e *entity) continueAsNew(ctx workflow.Context) error {
 func (e *entity) applyNext(ctx workflow.Context) {
 	q := e.queue[0]
 	e.queue = e.queue[1:]
-	e.inFlight = &q.ev
+	e.inFlight = &q
 	rec := e.apply(ctx, q)
 	e.inFlight = nil
 	e.answer(ctx, rec, q.ticket)

@@ -52,7 +52,9 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 		e.admitLegacy(ctx, p, ev, ticket)
 		return
 	}
-	if ev.requestID != "" && slices.ContainsFunc(e.queue, func(q queued) bool { return q.handles(ev) }) {
+	// A redelivery of a request waiting or being applied is a duplicate now:
+	// queued, it could be folded into, then turn out a duplicate at its turn.
+	if ev.requestID != "" && (slices.ContainsFunc(e.queue, func(q queued) bool { return q.handles(ev) }) || (e.inFlight != nil && e.inFlight.handles(ev))) {
 		e.answer(ctx, e.newRecord(p, OutcomeDuplicate, fmt.Sprintf("%s request %s is already waiting to be applied: ignored", ev.op, capText(ev.requestID, 64))), ticket)
 		return
 	}
@@ -116,8 +118,8 @@ func (e *entity) latestAt(role tableau.SiteRole) *time.Time {
 	if last, ok := e.st.LastAt[role]; ok {
 		latest = &last
 	}
-	if f := e.inFlight; f != nil && f.op != OpReconcile && f.role == role && f.at != nil && (latest == nil || f.at.After(*latest)) {
-		latest = f.at
+	if f := e.inFlight; f != nil && f.ev.op != OpReconcile && f.ev.role == role && f.ev.at != nil && (latest == nil || f.ev.at.After(*latest)) {
+		latest = f.ev.at
 	}
 	return latest
 }

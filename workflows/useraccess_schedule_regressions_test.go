@@ -50,6 +50,11 @@ func TestUserAccessRegressionSchedules(t *testing.T) {
 			{events: []sentEvent{upd("grant", "ExplorerCanPublish", "r2", "09:48:46", "")}},
 			{edit: "Explorer", fault: refusedWrites, events: []sentEvent{sig("revoke", "Viewer", "r7", "", ""), sig("grant", "Explorer", "r8", "10:33:50", ""), sig("grant", "Explorer", "r10", "", "")}},
 			{events: []sentEvent{upd("grant", "Explorer", "r13", "09:53:41", "23m55s")}}}},
+		// Found by the 20,000-schedule campaign: r7 was folded into a redelivery of r5, which was
+		// being applied; the redelivery turned out a duplicate, and r7's longer end was lost.
+		"seed 10043: a redelivery of the event in flight is a duplicate at once": {initialRole: "Viewer", maxPerRun: 4, steps: []scheduleStep{
+			{fault: lostAnswer},
+			{edit: "Unlicensed", events: []sentEvent{upd("grant", "Viewer", "r5", "", "5m40s"), sig("grant", "Viewer", "r7", "10:24:37", "15m36s"), upd("grant", "Viewer", "r5", "", "5m40s")}}}},
 		// r4 folded into r6 across a rejected revoke; its redelivery is a duplicate.
 		"seed 309: a fold across a rejected event": {initialRole: "Explorer", maxPerRun: 4, steps: []scheduleStep{
 			{events: []sentEvent{upd("revoke", "ExplorerCanPublish", "r3", "09:41:30", ""), sig("grant", "Explorer", "r4", "", "4m32s"), sig("revoke", "Explorer", "r5", "10:29:29", ""), upd("grant", "Explorer", "r6", "09:30:59", "")}},
