@@ -160,7 +160,7 @@ func (a *Activities) CompareUsers(ctx context.Context, in CompareUsersInput) (Us
 				}
 			}
 		}
-		if in.InactiveBy != "" && inactive(u.LastLogin, in.InactiveBy) {
+		if in.InactiveBy != "" && Inactive(u.LastLogin, in.InactiveBy) {
 			out.InactiveCount++
 			if len(out.Inactive) < in.ListOthers {
 				out.Inactive = append(out.Inactive, ComparedUser{Name: u.Name, Role: u.SiteRole, LastLogin: u.LastLogin})
@@ -215,9 +215,10 @@ func (a *Activities) readLicensing(ctx context.Context, users []tableau.User, dr
 	})
 }
 
-// inactive: never signed in, or last signed in before the cut-off. A
-// lastLogin Tableau sends in a form tabflow cannot read is not inactive.
-func inactive(lastLogin, before string) bool {
+// Inactive says a user never signed in, or last signed in before the
+// cut-off (RFC 3339). A lastLogin Tableau sends in a form tabflow cannot
+// read is not inactive.
+func Inactive(lastLogin, before string) bool {
 	cut, err := time.Parse(time.RFC3339, before)
 	if err != nil {
 		return false

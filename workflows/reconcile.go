@@ -67,7 +67,12 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 	}); err != nil {
 		return nil, err
 	}
-	built, err := buildPlan(ctx, in)
+	var built ReconcilePlan
+	if workflow.GetVersion(ctx, reconcileComparePatch, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		built, err = buildPlanLegacy(ctx, in.InactiveDays)
+	} else {
+		built, err = buildPlan(ctx, in)
+	}
 	if err != nil { // a continue-as-new too
 		return nil, err
 	}

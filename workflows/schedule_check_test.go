@@ -193,11 +193,16 @@ func checkSchedule(t *testing.T, fake *testsuite.Tableau, s schedule) error {
 			if rec.ReceivedAt.Before(stepTime(i)) || !rec.ReceivedAt.Before(stepTime(i).Add(stepEvery)) {
 				continue
 			}
+			// An update's answer names its record (by Seq); other records go,
+			// by content, to events that are not answered updates.
 			j := -1
 			for o, e := range st.events {
-				if !matched[o] && !obs.refused[[2]int{i, o}] && e.ev.Op == rec.Op && e.ev.RequestID == rec.RequestID {
+				a, answered := obs.answers[[2]int{i, o}]
+				switch {
+				case answered && a.Seq == rec.Seq:
 					j = o
-					break
+				case j < 0 && !answered && !matched[o] && !obs.refused[[2]int{i, o}] && e.ev.Op == rec.Op && e.ev.RequestID == rec.RequestID:
+					j = o
 				}
 			}
 			if j < 0 {
