@@ -30,6 +30,10 @@ var RecordedHistories = map[string]string{
 	// a child, a reconcile event of main's shape and an `at` from the
 	// future; runs started then replay through useraccess_legacy.go.
 	"useraccess-entity-main.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
+	// A Reconcile of main at 9fb2f57 in approve mode, its plan built (every
+	// entity's grants, then the users' pages) and waiting for approval: the
+	// run an upgraded worker replays (workflows/reconcile_legacy.go).
+	"reconcile-main.json": "reconcile/main",
 	// Recorded on the production topology (testsuite/topology with
 	// TABFLOW_RECORD_HISTORIES=1): an entity's last run (grants, an expiry
 	// after a server restart, continued as new) and a PAT lease handed
@@ -44,7 +48,7 @@ var RecordedHistories = map[string]string{
 // useraccess.json is an access entity of version 1 (per-user ID, idle timer),
 // useraccess-entity.json one of version 2; the topology files are recorded
 // by testsuite/topology, not by TestHistoriesReplay.
-var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true, "useraccess-entity-main.json": true,
+var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true, "useraccess-entity-main.json": true, "reconcile-main.json": true,
 	"topology-useraccess.json": true, "topology-patlease.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show
