@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	sdktestsuite "go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"tabflow/activities"
 	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
 	"tabflow/workflows"
@@ -170,7 +172,7 @@ func runSchedule(t *testing.T, fake *testsuite.Tableau, s schedule) (obs observe
 		if runs > 200 {
 			return obs, errors.New("over 200 runs: the entity keeps continuing as new")
 		}
-		env := envWith(t, fake, fake.PATConfig())
+		env := envFor(activitiesFor(t, fake))
 		env.SetStartTime(now)
 		env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.UserAccessWorkflowID(testQueue, scheduleUser)})
 		for _, a := range actions {
@@ -254,6 +256,8 @@ func redeliver(st scheduleStep, delivery []int, held map[string]int) bool {
 		for j, e := range st.events {
 			key := string(e.ev.Op) + " " + e.ev.RequestID
 			switch {
+			case delivery[j] == unsent: // an update refused as busy after its step was sent
+				again = true
 			case pass == 0 && e.update && delivery[j] == answered:
 				held[key]--
 			case pass == 0 && e.update && (delivery[j] == sent || delivery[j] == arrived):
@@ -267,6 +271,20 @@ func redeliver(st scheduleStep, delivery []int, held map[string]int) bool {
 		}
 	}
 	return again
+}
+
+// scheduleActivities holds one set of activities per fake Tableau: a new
+// client per run would leave its idle connections open, thousands of them
+// in a long campaign (too many open files).
+var scheduleActivities sync.Map
+
+func activitiesFor(t *testing.T, fake *testsuite.Tableau) *activities.Activities {
+	if a, ok := scheduleActivities.Load(fake); ok {
+		return a.(*activities.Activities)
+	}
+	a := activities.New(fake.Client(t, fake.PATConfig()))
+	scheduleActivities.Store(fake, a)
+	return a
 }
 
 // realSummary writes the entity's grants and Tableau's role as accessModel.summary does.
