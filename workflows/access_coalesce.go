@@ -4,34 +4,60 @@ import "time"
 
 // The entity's coalescing rule (SPEC §3.1), in plain Go.
 
-// coalesce says which event waiting for ev's role ev makes moot (its index
-// in waiting, -1 for none), and whether ev takes over that event's end.
-// waiting are the grants and revokes waiting for the role, in arrival order;
-// ahead is the latest `at` for the role before them (applied, or in flight).
-// Only events in order of their `at` coalesce (one out of order may turn
-// stale at its turn, depending on which event before it succeeds), and
-// only where applying ev alone gives what applying both in order gives
-// (the equivalence rule, SPEC §3.1):
-//   - grant, grant: one grant with the later end (folded, as planGrant would);
-//   - revoke, revoke: the second finds nothing left to revoke;
-//   - grant, revoke, grant: the revoke undoes the first grant;
-//   - revoke, grant, revoke: the second revoke undoes the grant, and the
-//     first one's removal happens in it.
+// coalesce says which waiting event ev makes moot (its index in queue, -1
+// for none), and whether ev takes over that event's end. queue is every
+// event waiting, in arrival order (each `at` counting what was folded into
+// it); ahead is the latest `at` for ev's role before them (applied, or in
+// flight). Only events of ev's role whose times are in order coalesce (one
+// out of order may turn stale at its turn, depending on which event before
+// it succeeds), and only where applying ev alone gives what applying them
+// in turn gives (the equivalence rule, SPEC §3.1):
+//   - grant, grant: one grant with the later end (as planGrant would), when
+//     only grants wait between them: grants only ever raise Tableau to the
+//     highest role held, in any order;
+//   - revoke, revoke: the second finds nothing left to revoke, when only
+//     revokes wait between them;
+//   - grant, revoke, grant and revoke, grant, revoke, the three waiting
+//     last and next to each other: the middle one undoes the first.
 //
-// So at most two events per role wait, whatever is sent, while their times
-// are in order.
-func coalesce(ahead *time.Time, waiting []parsedEvent, ev parsedEvent) (moot int, fold bool) {
-	if len(waiting) == 0 || !inOrder(append(append([]parsedEvent{{at: ahead}}, waiting...), ev)) {
+// A grant waiting between others can raise Tableau to a role that a revoke
+// of another role then lowers (seed 6323 of the schedule campaign): such
+// events are applied in turn, each one.
+func coalesce(ahead *time.Time, queue []parsedEvent, ev parsedEvent) (moot int, fold bool) {
+	if ev.op == OpReconcile {
 		return -1, false
 	}
-	last := len(waiting) - 1
+	var same []int
+	for i, q := range queue {
+		if q.op != OpReconcile && q.role == ev.role {
+			same = append(same, i)
+		}
+	}
+	ordered := []parsedEvent{{at: ahead}}
+	for _, i := range same {
+		ordered = append(ordered, queue[i])
+	}
+	if len(same) == 0 || !inOrder(append(ordered, ev)) {
+		return -1, false
+	}
+	last := same[len(same)-1]
 	switch {
-	case waiting[last].op == ev.op:
+	case queue[last].op == ev.op && allOp(queue[last+1:], ev.op):
 		return last, ev.op == OpGrant
-	case last > 0 && waiting[last-1].op == ev.op:
-		return last - 1, false
+	case len(same) > 1 && queue[same[len(same)-2]].op == ev.op && same[len(same)-2] == len(queue)-2 && last == len(queue)-1:
+		return same[len(same)-2], false
 	}
 	return -1, false
+}
+
+// allOp says every event is op's.
+func allOp(evs []parsedEvent, op Op) bool {
+	for _, e := range evs {
+		if e.op != op {
+			return false
+		}
+	}
+	return true
 }
 
 // inOrder says no event's `at` is before an earlier one's.

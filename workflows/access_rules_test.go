@@ -117,10 +117,11 @@ func TestLoadKnowsOldRevokes(t *testing.T) {
 func TestCoalesce(t *testing.T) {
 	grant := func(at *time.Time) parsedEvent { return parsedEvent{op: OpGrant, role: tableau.RoleCreator, at: at} }
 	revoke := func(at *time.Time) parsedEvent { return parsedEvent{op: OpRevoke, role: tableau.RoleCreator, at: at} }
+	other := func(op Op) parsedEvent { return parsedEvent{op: op, role: tableau.RoleViewer} }
 	for _, c := range []struct {
 		name     string
 		ahead    *time.Time
-		waiting  []parsedEvent
+		queue    []parsedEvent
 		ev       parsedEvent
 		wantMoot int
 		wantFold bool
@@ -139,9 +140,16 @@ func TestCoalesce(t *testing.T) {
 		{"times only on some: in order", nil, []parsedEvent{grant(at(1)), revoke(nil)}, grant(at(2)), 0, false},
 		{"a waiting grant older than the event ahead of it turns stale: kept", at(5), []parsedEvent{grant(at(1))}, grant(nil), -1, false},
 		{"events ahead older: in order", at(1), []parsedEvent{grant(at(2))}, grant(nil), 0, true},
+		{"grant, another role's grant, grant: grants commute", nil, []parsedEvent{grant(nil), other(OpGrant)}, grant(nil), 0, true},
+		{"grant, another role's revoke, grant: kept (the first grant may raise what the revoke lowers)", nil, []parsedEvent{grant(nil), other(OpRevoke)}, grant(nil), -1, false},
+		{"revoke, another role's revoke, revoke: revokes commute", nil, []parsedEvent{revoke(nil), other(OpRevoke)}, revoke(nil), 0, false},
+		{"revoke, another role's grant, revoke: kept", nil, []parsedEvent{revoke(nil), other(OpGrant)}, revoke(nil), -1, false},
+		{"grant, revoke, another role's event, grant: not next to each other, kept", nil, []parsedEvent{grant(nil), revoke(nil), other(OpGrant)}, grant(nil), -1, false},
+		{"grant, another role's event, revoke, grant: kept", nil, []parsedEvent{grant(nil), other(OpRevoke), revoke(nil)}, grant(nil), -1, false},
+		{"a reconcile between grants: kept", nil, []parsedEvent{grant(nil), {op: OpReconcile}}, grant(nil), -1, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			moot, fold := coalesce(c.ahead, c.waiting, c.ev)
+			moot, fold := coalesce(c.ahead, c.queue, c.ev)
 			assert.Equal(t, c.wantMoot, moot)
 			assert.Equal(t, c.wantFold, fold)
 		})

@@ -62,19 +62,16 @@ func (e *entity) admit(ctx workflow.Context, p PendingEvent, ticket int) {
 		e.admitPlan(ctx, p, ev, ticket)
 		return
 	}
-	var same []int // the queue's grants and revokes for ev's role
+	waiting := make([]parsedEvent, len(e.queue))
 	for i, q := range e.queue {
-		if q.ev.op != OpReconcile && q.ev.role == ev.role {
-			same = append(same, i)
+		waiting[i] = q.ev
+		if f := q.Folded; f != nil && f.At != nil && (q.ev.at == nil || f.At.After(*q.ev.at)) {
+			waiting[i].at = f.At // what was folded into it is applied at its turn too
 		}
 	}
-	waiting := make([]parsedEvent, len(same))
-	for k, i := range same {
-		waiting[k] = e.queue[i].ev
-	}
 	if k, fold := coalesce(e.latestAt(ev.role), waiting, ev); k >= 0 {
-		w := e.queue[same[k]]
-		e.queue = slices.Delete(e.queue, same[k], same[k]+1)
+		w := e.queue[k]
+		e.queue = slices.Delete(e.queue, k, k+1)
 		why := supersededBy(p)
 		if fold {
 			why += "; one grant is held, with the later end of the two"

@@ -55,6 +55,17 @@ func TestUserAccessRegressionSchedules(t *testing.T) {
 		"seed 10043: a redelivery of the event in flight is a duplicate at once": {initialRole: "Viewer", maxPerRun: 4, steps: []scheduleStep{
 			{fault: lostAnswer},
 			{edit: "Unlicensed", events: []sentEvent{upd("grant", "Viewer", "r5", "", "5m40s"), sig("grant", "Viewer", "r7", "10:24:37", "15m36s"), upd("grant", "Viewer", "r5", "", "5m40s")}}}},
+		// Found by the campaign: r11 folded into r13 across r12, a revoke of another role; applied in
+		// turn, r11 raised Tableau to the SiteAdministratorExplorer grant, which r12 then lowered.
+		"seed 6323: no grant folds across another role's revoke": {initialRole: "SiteAdministratorCreator", steps: []scheduleStep{
+			{events: []sentEvent{upd("grant", "SiteAdministratorExplorer", "r6", "09:03:51", "")}},
+			{edit: "Explorer", fault: lostAnswer},
+			{events: []sentEvent{upd("revoke", "Viewer", "r10", "09:40:31", ""), sig("grant", "Viewer", "r11", "", "4m27s"), upd("revoke", "SiteAdministratorExplorer", "r12", "09:33:09", ""), upd("grant", "Viewer", "r13", "", "14m28s")}}}},
+		// Found by the campaign: r7 (at 10:15) was folded into r8 (no at), then r8 into r9, stamped
+		// 09:26: applied in turn, r9 is stale. The `at` of what was folded now counts.
+		"seed 15792: an event's time counts what was folded into it": {initialRole: "Unlicensed", maxPerRun: 1, steps: []scheduleStep{
+			{fault: refusedWrites},
+			{edit: "Unlicensed", events: []sentEvent{sig("grant", "SiteAdministratorExplorer", "r6", "", "27m16s"), sig("grant", "Explorer", "r7", "10:15:18", "16m27s"), sig("grant", "Explorer", "r8", "", "14m13s"), sig("grant", "Explorer", "r9", "09:26:06", "")}}}},
 		// r4 folded into r6 across a rejected revoke; its redelivery is a duplicate.
 		"seed 309: a fold across a rejected event": {initialRole: "Explorer", maxPerRun: 4, steps: []scheduleStep{
 			{events: []sentEvent{upd("revoke", "ExplorerCanPublish", "r3", "09:41:30", ""), sig("grant", "Explorer", "r4", "", "4m32s"), sig("revoke", "Explorer", "r5", "10:29:29", ""), upd("grant", "Explorer", "r6", "09:30:59", "")}},
