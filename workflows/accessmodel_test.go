@@ -27,12 +27,6 @@ func newAccessModel(tableauRole string) *accessModel {
 	return &accessModel{grants: map[string]*time.Time{}, lastAt: map[string]time.Time{}, handled: map[string]bool{}, tableau: tableauRole}
 }
 
-func (m *accessModel) clone() *accessModel {
-	c := *m
-	c.grants, c.lastAt, c.handled = maps.Clone(m.grants), maps.Clone(m.lastAt), maps.Clone(m.handled)
-	return &c
-}
-
 // modelRank is SPEC's order: Creator > SiteAdministratorExplorer >
 // ExplorerCanPublish > Explorer > Viewer; SiteAdministratorCreator (set only
 // by hand here) above them all; Unlicensed below.
