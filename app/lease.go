@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"tabflow/internal/every"
@@ -39,22 +38,20 @@ const (
 // workflows on workflows.LeaseTaskQueue, which every worker polls; identity
 // names this worker in the holders.
 func NewFleetLock(c client.Client, identity string) *FleetLock {
-	l := &FleetLock{client: c, identity: identity}
-	l.send = l.update
-	return l
+	return &FleetLock{leases: temporalLeases{c}, identity: identity}
 }
 
 // FleetLock is a tableau.FleetLock held in Temporal itself: one PATLease
 // workflow per PAT, on the lease task queue every worker polls, so every
 // worker of the deployment shares it with no other infrastructure.
 type FleetLock struct {
-	client   client.Client
+	leases   leaseWorkflows
 	identity string
-	// send is update; tests replace it to play an unreachable Temporal.
-	send func(ctx context.Context, id, name string, req workflows.LeaseRequest, start bool) (workflows.LeaseGrant, error)
 
-	mu   sync.Mutex
-	held map[string]*heldLease // by key: leases this worker holds between sessions
+	mu      sync.Mutex
+	held    map[string]*heldLease // by key: leases this worker holds between sessions
+	ending  int                   // releases running in the background, awaited by Close
+	endings sync.Cond             // signalled (on mu) when one of them ends
 }
 
 // heldLease is a lease this worker holds, in use by one of its sessions or
@@ -102,7 +99,7 @@ func (l *FleetLock) handOver(key string, h *heldLease) func() {
 			h.inUse = false
 			if time.Since(h.since) >= handOverQuantum || isClosed(h.lost) {
 				delete(l.held, key)
-				go h.end()
+				l.endInBackground(h)
 				return
 			}
 			h.linger = time.AfterFunc(handOverLinger, func() {
@@ -114,14 +111,28 @@ func (l *FleetLock) handOver(key string, h *heldLease) func() {
 				if l.held[key] == h {
 					delete(l.held, key)
 				}
-				go h.end()
+				l.endInBackground(h)
 			})
 		})
 	}
 }
 
-// Close releases the leases that linger for a next session, at once: a
-// stopping worker must not leave the PAT to its lease's expiry.
+// endInBackground releases h's lease without holding up the caller; l.mu is held.
+func (l *FleetLock) endInBackground(h *heldLease) {
+	l.ending++
+	go func() {
+		h.end()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.ending--
+		l.endings.Broadcast()
+	}()
+}
+
+// Close releases every lease this worker holds before it returns: those
+// that linger for a next session at once, and those being released in the
+// background; a stopping worker must not leave the PAT to its lease's expiry.
+// Sessions still running keep theirs (the worker stops them first).
 func (l *FleetLock) Close() {
 	l.mu.Lock()
 	var ends []func()
@@ -135,6 +146,12 @@ func (l *FleetLock) Close() {
 	for _, end := range ends {
 		end()
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.endings.L = &l.mu // set here, where Wait needs it (Broadcast does not)
+	for l.ending > 0 {
+		l.endings.Wait()
+	}
 }
 
 func isClosed(ch <-chan struct{}) bool {
@@ -146,40 +163,59 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// acquire asks the lease workflow for the lease and keeps it renewed until end.
+// Polling while waiting: the next in line asks for its status often, so a
+// hand-over between workers costs tens of milliseconds; the others rarely.
+const (
+	leasePollNext  = 20 * time.Millisecond
+	leasePollOther = 250 * time.Millisecond
+)
+
+// acquire asks the lease workflow for the lease, waits for the grant
+// (polling its status, asking again so it stays queued), claims it and
+// keeps it renewed until end. Nothing waits inside the lease workflow, so a
+// crowd of waiting processes holds none of Temporal's in-flight updates.
 func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
-	id := workflows.PATLeaseWorkflowID(key)
+	id := workflows.PATLeaseV2WorkflowID(key)
 	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: leaseTTL}
+	var asked time.Time
+	var last error // the last failure talking to Temporal, reported if ctx ends
 	for {
-		sent := time.Now()
-		grant, err := l.send(ctx, id, workflows.LeaseAcquire, req, true)
-		if err != nil {
-			l.release(id, req) // withdraw from the queue: the lease must not go to no one
-			return nil, nil, err
-		}
-		if grant.Retry || grant.Withdrawn {
-			// The lease workflow continued as new: ask again, after a pause,
-			// so a workflow that keeps answering so is not hammered.
-			select {
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
+		if time.Since(asked) >= workflows.LeaseAskEvery {
+			if last = l.leases.ask(ctx, id, req); last == nil {
+				asked = time.Now()
 			}
-			continue
 		}
-		// The lease runs TTL from when it was granted, which is Waited after
-		// the request reached the lease workflow, so no earlier than sent +
-		// Waited: a holder that queued behind another keeps its full lease.
-		lost := make(chan struct{})
-		stop := every.Tick(context.WithoutCancel(ctx), leaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.Waited+grant.TTL-leaseMargin), lost))
-		released := false
-		return lost, func() {
-			if !released {
-				released = true
-				stop()
-				l.release(id, req)
+		poll := leasePollOther
+		if last == nil {
+			st, err := l.leases.status(ctx, id, req.Holder)
+			switch {
+			case err != nil:
+				last, asked = err, time.Time{} // a lease workflow that ended starts again at the next ask
+			case st.Held:
+				sent := time.Now()
+				grant, err := l.leases.renew(ctx, id, req) // the claim: the TTL runs from here
+				if err == nil {
+					lost := make(chan struct{})
+					stop := every.Tick(context.WithoutCancel(ctx), leaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.TTL-leaseMargin), lost))
+					var once sync.Once
+					return lost, func() { once.Do(func() { stop(); l.release(id, req) }) }, nil
+				}
+				last, asked = err, time.Time{} // the offer passed (or Temporal failed): ask again
+			case st.Position < 0:
+				asked = time.Time{} // dropped (it did not ask in time): ask again at once
+			case st.Position == 0:
+				poll = leasePollNext
 			}
-		}, nil
+		}
+		select {
+		case <-ctx.Done():
+			l.release(id, req) // withdraw: the lease must not be offered to no one
+			if last != nil {
+				return nil, nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+			}
+			return nil, nil, ctx.Err()
+		case <-time.After(poll):
+		}
 	}
 }
 
@@ -194,7 +230,7 @@ func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseR
 		}
 		sent := time.Now()
 		rctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-		grant, err := l.send(rctx, id, workflows.LeaseRenew, req, false)
+		grant, err := l.leases.renew(rctx, id, req)
 		cancel()
 		if err == nil {
 			deadline = sent.Add(grant.TTL - leaseMargin)
@@ -209,43 +245,69 @@ func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseR
 	}
 }
 
+func (l *FleetLock) release(id string, req workflows.LeaseRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.leases.release(ctx, id, req) // an unreleased lease expires on its own, a waiter is dropped
+}
+
+// leaseWorkflows is how a worker talks to lease workflows; tests replace it
+// to play an unreachable Temporal or a lease workflow that answers so.
+type leaseWorkflows interface {
+	// ask queues the holder (or keeps it queued), starting the workflow if need be.
+	ask(ctx context.Context, id string, req workflows.LeaseRequest) error
+	status(ctx context.Context, id, holder string) (workflows.LeaseStatus, error)
+	// renew claims or extends the holder's lease; *leaseGone when refused.
+	renew(ctx context.Context, id string, req workflows.LeaseRequest) (workflows.LeaseGrant, error)
+	release(ctx context.Context, id string, req workflows.LeaseRequest) error
+}
+
+// leaseGone is a renewal the lease workflow refused: the lease is not ours.
 type leaseGone struct{ err error }
 
 func (e *leaseGone) Error() string { return e.err.Error() }
 
-func (l *FleetLock) release(id string, req workflows.LeaseRequest) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	l.send(ctx, id, workflows.LeaseRelease, req, false) // an unreleased lease expires on its own
+// temporalLeases is leaseWorkflows on a Temporal client.
+type temporalLeases struct{ client client.Client }
+
+func (t temporalLeases) ask(ctx context.Context, id string, req workflows.LeaseRequest) error {
+	_, err := t.client.SignalWithStartWorkflow(ctx, id, workflows.LeaseAsk, req, client.StartWorkflowOptions{
+		ID: id, TaskQueue: workflows.LeaseTaskQueue,
+		StaticSummary: "PAT lease: one live Tableau session at a time across the fleet",
+	}, workflows.PATLeaseV2Workflow, workflows.PATLeaseV2Input{TTL: leaseTTL})
+	if err != nil {
+		return fmt.Errorf("PAT lease ask: %w", err)
+	}
+	return nil
 }
 
-// update sends one lease update; acquire starts the lease workflow if need be.
-func (l *FleetLock) update(ctx context.Context, id, name string, req workflows.LeaseRequest, start bool) (workflows.LeaseGrant, error) {
-	opts := client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted}
-	var h client.WorkflowUpdateHandle
-	var err error
-	if start {
-		h, err = l.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-			StartWorkflowOperation: l.client.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-				ID: id, TaskQueue: workflows.LeaseTaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				StaticSummary: "PAT lease: one live Tableau session at a time across the fleet",
-			}, workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: leaseTTL}),
-			UpdateOptions: opts,
-		})
-	} else {
-		h, err = l.client.UpdateWorkflow(ctx, opts)
+func (t temporalLeases) status(ctx context.Context, id, holder string) (workflows.LeaseStatus, error) {
+	var st workflows.LeaseStatus
+	v, err := t.client.QueryWorkflow(ctx, id, "", workflows.LeaseStatusQuery, holder)
+	if err == nil {
+		err = v.Get(&st)
 	}
 	if err != nil {
-		return workflows.LeaseGrant{}, fmt.Errorf("PAT lease %s: %w", name, err)
+		return st, fmt.Errorf("PAT lease status: %w", err)
 	}
+	return st, nil
+}
+
+func (t temporalLeases) renew(ctx context.Context, id string, req workflows.LeaseRequest) (workflows.LeaseGrant, error) {
 	var grant workflows.LeaseGrant
+	h, err := t.client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.LeaseRenew,
+		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err != nil {
+		return grant, fmt.Errorf("PAT lease renew: %w", err)
+	}
 	if err := h.Get(ctx, &grant); err != nil {
-		if name == workflows.LeaseRenew {
-			return grant, &leaseGone{err}
-		}
-		return grant, fmt.Errorf("PAT lease %s: %w", name, err)
+		return grant, &leaseGone{fmt.Errorf("PAT lease renew: %w", err)}
 	}
 	return grant, nil
+}
+
+func (t temporalLeases) release(ctx context.Context, id string, req workflows.LeaseRequest) error {
+	return t.client.SignalWorkflow(ctx, id, "", workflows.LeaseRelease, req)
 }
 
 var _ tableau.FleetLock = (*FleetLock)(nil)

@@ -6,17 +6,84 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
 	"tabflow/workflows"
 )
+
+// fakeLeases plays a lease workflow: by default it grants at once and
+// renews for leaseTTL; each test changes what it needs.
+type fakeLeases struct {
+	mu        sync.Mutex
+	ops       []string
+	askErr    error
+	statusFor func(n int) (workflows.LeaseStatus, error) // n: statuses asked so far
+	renewFor  func(ctx context.Context, n int) (workflows.LeaseGrant, error)
+	released  chan struct{}
+	releasing time.Duration // how long a release takes
+}
+
+func (f *fakeLeases) record(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, op)
+	n := 0
+	for _, o := range f.ops {
+		if o == op {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeLeases) count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, o := range f.ops {
+		if o == op {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeLeases) ask(context.Context, string, workflows.LeaseRequest) error {
+	f.record("ask")
+	return f.askErr
+}
+
+func (f *fakeLeases) status(_ context.Context, _, holder string) (workflows.LeaseStatus, error) {
+	n := f.record("status")
+	if f.statusFor != nil {
+		return f.statusFor(n)
+	}
+	return workflows.LeaseStatus{Holder: holder, Held: true, Position: -1}, nil
+}
+
+func (f *fakeLeases) renew(ctx context.Context, _ string, _ workflows.LeaseRequest) (workflows.LeaseGrant, error) {
+	n := f.record("renew")
+	if f.renewFor != nil {
+		return f.renewFor(ctx, n)
+	}
+	return workflows.LeaseGrant{TTL: leaseTTL}, nil
+}
+
+func (f *fakeLeases) release(context.Context, string, workflows.LeaseRequest) error {
+	time.Sleep(f.releasing)
+	f.record("release")
+	if f.released != nil {
+		f.released <- struct{}{}
+	}
+	return nil
+}
 
 // A holder that cannot renew its lease gives it up (lost closes) before the
 // lease could expire in Temporal, so it never outlives it.
@@ -29,40 +96,29 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			var released atomic.Bool
-			l := &FleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
-				switch op {
-				case workflows.LeaseAcquire:
+			f := &fakeLeases{renewFor: func(ctx context.Context, n int) (workflows.LeaseGrant, error) {
+				if n == 1 { // the claim
 					return workflows.LeaseGrant{TTL: leaseTTL}, nil
-				case workflows.LeaseRelease:
-					released.Store(true)
-					return workflows.LeaseGrant{}, nil
 				}
 				return workflows.LeaseGrant{}, renew(ctx)
 			}}
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			defer cancel()
+			l := &FleetLock{identity: "test", leases: f}
+			ctx := testContext(t)
 			start := time.Now()
 			lost, release, err := l.Acquire(ctx, "key")
 			require.NoError(t, err)
 			waitForLoss(ctx, t, lost)
 			assert.Less(t, time.Since(start), leaseTTL-leaseMargin/2, "given up with time to sign out before the lease expires")
 			release()
-			assert.Eventually(t, released.Load, time.Second, 10*time.Millisecond)
+			assert.Eventually(t, func() bool { return f.count("release") == 1 }, time.Second, 10*time.Millisecond)
 		})
 	}
 }
 
 // A holder whose renewals succeed keeps its lease.
 func TestLeaseIsKeptWhileRenewed(t *testing.T) {
-	var renewals atomic.Int32
-	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
-		if op == workflows.LeaseRenew {
-			renewals.Add(1)
-		}
-		return workflows.LeaseGrant{TTL: leaseTTL}, nil
-	}}
-	lost, release, err := l.Acquire(testContext(t), "key")
+	f := &fakeLeases{}
+	lost, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
 	require.NoError(t, err)
 	defer release()
 	select {
@@ -70,26 +126,20 @@ func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 		t.Fatal("a renewed lease was given up")
 	case <-time.After(leaseTTL):
 	}
-	assert.GreaterOrEqual(t, renewals.Load(), int32(4))
+	assert.GreaterOrEqual(t, f.count("renew"), 5, "the claim, then every %s", leaseRenewEvery)
 }
 
-// A holder that queued behind another worker keeps its whole lease: the
-// deadline counts from the grant (sent + Waited), not from when it asked.
-func TestLeaseDeadlineCountsFromTheGrant(t *testing.T) {
-	const waited = leaseTTL - leaseMargin // the old deadline had passed by the time of the grant
-	l := &FleetLock{identity: "test", send: func(ctx context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
-		switch op {
-		case workflows.LeaseAcquire:
-			time.Sleep(waited) // queued behind another worker's session
-			return workflows.LeaseGrant{TTL: leaseTTL, Waited: waited}, nil
-		case workflows.LeaseRenew:
-			return workflows.LeaseGrant{TTL: leaseTTL}, nil
+// A holder that waited longer than a TTL keeps its whole lease: the
+// deadline counts from its claim, not from when it asked.
+func TestLeaseDeadlineCountsFromTheClaim(t *testing.T) {
+	waitUntil := time.Now().Add(leaseTTL - leaseMargin) // the lease would be past its margin if it counted from the ask
+	f := &fakeLeases{statusFor: func(int) (workflows.LeaseStatus, error) {
+		if time.Now().Before(waitUntil) {
+			return workflows.LeaseStatus{Holder: "other", Position: 0}, nil
 		}
-		return workflows.LeaseGrant{}, nil
+		return workflows.LeaseStatus{Held: true, Position: -1}, nil
 	}}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	lost, release, err := l.Acquire(ctx, "key")
+	lost, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
 	require.NoError(t, err)
 	defer release()
 	select {
@@ -97,6 +147,28 @@ func TestLeaseDeadlineCountsFromTheGrant(t *testing.T) {
 		t.Fatal("a lease granted after a wait was given up at its first renewal")
 	case <-time.After(leaseRenewEvery + time.Second):
 	}
+}
+
+// A waiter polls the next in line often and the others rarely, asks again
+// every LeaseAskEvery so it is not dropped, and at once when it was.
+func TestAWaiterStaysQueued(t *testing.T) {
+	start := time.Now()
+	f := &fakeLeases{statusFor: func(n int) (workflows.LeaseStatus, error) {
+		switch {
+		case n <= 10: // ~2.5 s, polled rarely
+			return workflows.LeaseStatus{Holder: "other", Position: 1}, nil
+		case n == 11: // dropped (its asks were lost)
+			return workflows.LeaseStatus{Holder: "other", Position: -1}, nil
+		case n < 60: // next in line
+			return workflows.LeaseStatus{Holder: "other", Position: 0}, nil
+		}
+		return workflows.LeaseStatus{Held: true, Position: -1}, nil
+	}}
+	_, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
+	require.NoError(t, err)
+	release()
+	assert.Equal(t, 3, f.count("ask"), "the first ask, again after %s, and again at once when dropped", workflows.LeaseAskEvery)
+	assert.Less(t, time.Since(start), 6*time.Second, "the next in line polls every %s", leasePollNext)
 }
 
 // /readyz is unready until the worker polls, whatever Temporal says.
@@ -109,33 +181,33 @@ func TestReadyzIsUnreadyBeforeTheWorkerPolls(t *testing.T) {
 }
 
 // An acquire that fails (the caller gave up, Temporal unreachable) withdraws
-// the request, so the lease never goes to a holder that has left.
+// the request, so the lease is never offered to a holder that has left, and
+// says what went wrong.
 func TestFailedAcquireWithdraws(t *testing.T) {
-	var ops []string
-	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
-		ops = append(ops, op)
-		if op == workflows.LeaseAcquire {
-			return workflows.LeaseGrant{}, context.DeadlineExceeded
-		}
-		return workflows.LeaseGrant{}, nil
-	}}
-	_, _, err := l.Acquire(testContext(t), "key")
+	f := &fakeLeases{askErr: errors.New("PAT lease ask: connection refused")}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, _, err := (&FleetLock{identity: "test", leases: f}).Acquire(ctx, "key")
 	require.Error(t, err)
-	assert.Equal(t, []string{workflows.LeaseAcquire, workflows.LeaseRelease}, ops)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Equal(t, 1, f.count("release"), "withdrawn")
+	assert.Zero(t, f.count("status"), "no status asked before an ask got through")
 }
 
 // A renewal the lease workflow refuses (the lease expired and went to
-// another holder) is a lost lease, not an error to retry.
+// another holder) is a lost lease; Temporal unreachable is not.
 func TestRefusedRenewalIsALostLease(t *testing.T) {
 	c := &mocks.Client{}
 	h := &mocks.WorkflowUpdateHandle{}
 	h.On("Get", mock.Anything, mock.Anything).Return(errors.New("the lease is not held by test/x (it expired)"))
-	c.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(h, nil)
-	l := NewFleetLock(c, "test")
-	_, err := l.update(testContext(t), "id", workflows.LeaseRenew, workflows.LeaseRequest{Holder: "test/x"}, false)
+	c.On("UpdateWorkflow", mock.Anything, mock.MatchedBy(func(o client.UpdateWorkflowOptions) bool { return o.WorkflowID == "refused" })).Return(h, nil)
+	c.On("UpdateWorkflow", mock.Anything, mock.Anything).Return(nil, errors.New("connection refused"))
+	leases := temporalLeases{c}
+	_, err := leases.renew(testContext(t), "refused", workflows.LeaseRequest{Holder: "test/x"})
 	var gone *leaseGone
 	assert.ErrorAs(t, err, &gone)
-	_, err = l.update(testContext(t), "id", workflows.LeaseRelease, workflows.LeaseRequest{Holder: "test/x"}, false)
+	_, err = leases.renew(testContext(t), "unreachable", workflows.LeaseRequest{Holder: "test/x"})
+	require.Error(t, err)
 	assert.False(t, errors.As(err, &gone), "only a refused renewal means the lease is gone")
 }
 
@@ -143,25 +215,8 @@ func TestRefusedRenewalIsALostLease(t *testing.T) {
 // Temporal round trip, releases it when no session of its own follows, and
 // yields it after its quantum so other workers get their turn.
 func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
-	var mu sync.Mutex
-	var ops []string
-	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		ops = append(ops, op)
-		return workflows.LeaseGrant{TTL: leaseTTL}, nil
-	}}
-	count := func(op string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, o := range ops {
-			if o == op {
-				n++
-			}
-		}
-		return n
-	}
+	f := &fakeLeases{}
+	l := &FleetLock{identity: "test", leases: f}
 	ctx := testContext(t)
 	start := time.Now()
 	for range 5 { // back-to-back sessions: one acquire
@@ -169,8 +224,8 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 		require.NoError(t, err)
 		release()
 	}
-	assert.Equal(t, 1, count(workflows.LeaseAcquire), "handed over, not re-acquired")
-	assert.Eventually(t, func() bool { return count(workflows.LeaseRelease) == 1 }, time.Second, 5*time.Millisecond, "released once no session follows")
+	assert.Equal(t, 1, f.count("ask"), "handed over, not re-acquired")
+	assert.Eventually(t, func() bool { return f.count("release") == 1 }, time.Second, 5*time.Millisecond, "released once no session follows")
 
 	// Past the quantum the worker yields even with sessions following.
 	_, release, err := l.Acquire(ctx, "key")
@@ -180,16 +235,25 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	_, release, err = l.Acquire(ctx, "key")
 	require.NoError(t, err)
 	release()
-	assert.Equal(t, 3, count(workflows.LeaseAcquire), "yielded after %s", handOverQuantum)
+	assert.Equal(t, 3, f.count("ask"), "yielded after %s", handOverQuantum)
 	assert.Less(t, time.Since(start), handOverQuantum+time.Second)
+}
 
-	// A stopping worker gives a lingering lease back at once.
-	before := count(workflows.LeaseRelease)
-	_, release, err = l.Acquire(ctx, "key")
+// A stopping worker releases every lease before Close returns: one that
+// lingers for a next session, and one already being released.
+func TestCloseReleasesEveryLease(t *testing.T) {
+	f := &fakeLeases{releasing: 200 * time.Millisecond}
+	l := &FleetLock{identity: "test", leases: f}
+	ctx := testContext(t)
+	_, release, err := l.Acquire(ctx, "lingers")
 	require.NoError(t, err)
 	release()
+	_, release, err = l.Acquire(ctx, "yields")
+	require.NoError(t, err)
+	time.Sleep(handOverQuantum) // past its quantum: released in the background
+	release()
 	l.Close()
-	assert.Equal(t, before+1, count(workflows.LeaseRelease), "released by Close, not left to linger")
+	assert.Equal(t, 2, f.count("release"), "both released by the time Close returned")
 }
 
 // testContext ends with the test, or after a minute: a lease that hangs
@@ -203,14 +267,11 @@ func testContext(t *testing.T) context.Context {
 // A lease that was lost is never handed to the worker's next session: that
 // session asks the lease workflow again.
 func TestLostLeaseIsNotHandedOver(t *testing.T) {
-	var acquires atomic.Int32
-	l := &FleetLock{identity: "test", send: func(_ context.Context, _, op string, _ workflows.LeaseRequest, _ bool) (workflows.LeaseGrant, error) {
-		if op == workflows.LeaseAcquire {
-			acquires.Add(1)
-		}
-		// A TTL inside the safety margin: the first renewal tick finds the lease past its deadline.
+	// A TTL inside the safety margin: the first renewal tick finds the lease past its deadline.
+	f := &fakeLeases{renewFor: func(context.Context, int) (workflows.LeaseGrant, error) {
 		return workflows.LeaseGrant{TTL: leaseMargin / 2}, nil
 	}}
+	l := &FleetLock{identity: "test", leases: f}
 	ctx := testContext(t)
 	lost, release, err := l.Acquire(ctx, "key")
 	require.NoError(t, err)
@@ -219,7 +280,7 @@ func TestLostLeaseIsNotHandedOver(t *testing.T) {
 	_, release, err = l.Acquire(ctx, "key")
 	require.NoError(t, err)
 	defer release()
-	assert.Equal(t, int32(2), acquires.Load(), "asked again, not handed the lost lease")
+	assert.Equal(t, 2, f.count("ask"), "asked again, not handed the lost lease")
 }
 
 // waitForLoss waits until the lease is given up, failing the test at ctx's end.

@@ -238,7 +238,7 @@ func TestDeprovisionBranches(t *testing.T) {
 
 func TestEveryWorkflowIsRegisteredUnderItsSpecName(t *testing.T) {
 	want := []string{"Provision", "Deprovision", "HealthCheck", "UserAccess", "ListUsers", "GetUser", "SetSiteRole",
-		"ServerInfo", "CurrentSession", "ListCollections", "SearchContent", "UsageStats", "TableauRequest", "PATLease", "Reconcile"}
+		"ServerInfo", "CurrentSession", "ListCollections", "SearchContent", "UsageStats", "TableauRequest", "PATLease", "PATLeaseV2", "Reconcile"}
 	var got []string
 	for name := range workflows.All {
 		got = append(got, name)

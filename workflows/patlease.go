@@ -1,55 +1,39 @@
 package workflows
 
 import (
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 )
 
-// PATLease serialises the sessions of one PAT across every worker of a
+// PATLeaseV2 serialises the sessions of one PAT across every worker of a
 // deployment (Tableau allows one live session per PAT). One workflow per PAT,
-// ID PATLeaseWorkflowID(key), grants a lease to one holder at a time, in the
-// order holders asked (FIFO), through updates:
-//   - acquire {holder}: answers once the lease is the holder's;
-//   - renew {holder}: extends it; an error once it is no longer the holder's;
-//   - release {holder}: ends it, or withdraws a holder still waiting.
+// ID PATLeaseV2WorkflowID(key), on LeaseTaskQueue; its rules are leaseBook's.
+//
+// Nobody waits inside the workflow, so however many processes wait, they
+// hold none of Temporal's in-flight update slots (at most 10 per workflow):
+//   - ask (signal, sent with start): queue me, or keep me queued; sent
+//     every LeaseAskEvery while waiting;
+//   - status (query, with the holder): am I the holder, and where am I in
+//     the queue; waiters poll it;
+//   - renew (update, the holder only): claims the lease after a grant and
+//     extends it; an error once it is no longer the holder's;
+//   - release (signal): ends the lease, or withdraws a waiter.
 //
 // A lease that is not renewed expires after its TTL (a durable timer), so a
-// holder that dies frees the PAT within seconds, with no manual cleanup.
-// History stays bounded: after maxLeaseEvents the workflow asks waiting
-// holders to ask again and continues as new with the current lease.
+// holder that dies frees the PAT within seconds. History stays bounded: past
+// maxLeaseEvents the workflow continues as new with the whole book.
 const (
-	PATLeaseWorkflow = "PATLease"
-	LeaseAcquire     = "acquire"
-	LeaseRenew       = "renew"
-	LeaseRelease     = "release"
-	maxLeaseEvents   = 1000
+	PATLeaseV2Workflow = "PATLeaseV2"
+	LeaseAsk           = "ask"
+	LeaseStatusQuery   = "status"
 )
 
-// LeaseTaskQueue is where lease workflows run, polled by every worker
-// whatever its own task queue: workers of several sites (or a deployment
-// that changed TABFLOW_TASK_QUEUE) share one lease per PAT.
-const LeaseTaskQueue = "tabflow-pat-leases"
-
-// leaseQueueHandOff is the change ID (one per loop turn) at which a lease
-// workflow started on a site's task queue, before LeaseTaskQueue, moves there.
-const leaseQueueHandOff = "lease-queue"
-
-// PATLeaseWorkflowID is the lease workflow of a PAT (key: server/site/name).
-func PATLeaseWorkflowID(key string) string { return "tabflow-pat-lease/" + key }
-
-// PATLeaseInput starts (or continues) a lease workflow.
-type PATLeaseInput struct {
-	TTL     time.Duration `json:"ttl"`
-	Holder  string        `json:"holder,omitempty"` // carried across continue-as-new
-	Expires time.Time     `json:"expires,omitzero"` // the holder's lease end
-	// Queue is the holders that were waiting, in order: they ask again on
-	// the next run and keep their places (one that does not is passed over).
-	Queue []string `json:"queue,omitempty"`
-}
+// PATLeaseV2WorkflowID is the lease workflow of a PAT (key: server/site/name).
+// The ID names the protocol, so a lease workflow of an older protocol, even
+// one stranded on a task queue nobody polls any more, is never asked.
+func PATLeaseV2WorkflowID(key string) string { return "tabflow-pat-lease/v2/" + key }
 
 // LeaseRequest names a holder (a worker's session).
 type LeaseRequest struct {
@@ -58,140 +42,76 @@ type LeaseRequest struct {
 	// workflow started with), so a worker version that changes it is
 	// heard by lease workflows that started before.
 	TTL time.Duration `json:"ttl,omitempty"`
+	// Urgency orders waiters (SPEC §3.3): 1 revokes … 5 listings; 0 is
+	// LeaseUrgencyDefault.
+	Urgency int `json:"urgency,omitempty"`
 }
 
-// LeaseGrant answers acquire: the lease is the holder's for TTL, or (Retry)
-// the workflow is continuing as new and the holder must ask again.
-type LeaseGrant struct {
-	TTL   time.Duration `json:"ttl"`
-	Retry bool          `json:"retry,omitempty"`
-	// Waited is how long the request waited in the queue before the lease
-	// was granted: the lease's TTL counts from the grant, so the holder's
-	// deadline is (when it asked) + Waited + TTL, whatever the clocks say.
-	Waited time.Duration `json:"waited,omitempty"`
-	// Withdrawn answers a waiting acquire whose holder released (gave up)
-	// before it was granted: the update ends rather than waiting on.
-	Withdrawn bool `json:"withdrawn,omitempty"`
-}
-
-// leaseWithdrawPatch marks acquires that end when their holder withdraws,
-// so they no longer hold one of Temporal's in-flight update slots for ever.
-const leaseWithdrawPatch = "lease-withdraw"
-
-// PATLease is the lease workflow; see the constants above.
-func PATLease(ctx workflow.Context, in PATLeaseInput) error {
+// PATLeaseV2 is the lease workflow; see the constants above.
+func PATLeaseV2(ctx workflow.Context, in PATLeaseV2Input) error {
 	if in.TTL <= 0 {
 		return newInvalidInput("invalid input: ttl must be positive")
 	}
-	holder, expires := in.Holder, in.Expires
-	ttls := map[string]time.Duration{} // what each holder asked for
-	ttlOf := func(h string) time.Duration {
-		if d := ttls[h]; d > 0 {
-			return d
-		}
-		return in.TTL
-	}
-	var queue []string
-	draining := false
-	queue = slices.Clone(in.Queue)
-	asking := map[string]bool{} // holders whose acquire is waiting in this run
-	grant := func() {
-		if holder != "" || draining {
-			return
-		}
-		// The first holder still asking; a carried one that has not asked
-		// again in this run has gone, and is passed over.
-		i := slices.IndexFunc(queue, func(h string) bool { return asking[h] })
-		if i < 0 {
-			return
-		}
-		holder, queue = queue[i], queue[i+1:]
-		expires = workflow.Now(ctx).Add(ttlOf(holder))
-	}
-	// Every update names its holder; one without is refused before it is
-	// accepted (it never enters history).
-	named := workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, r LeaseRequest) error {
-		if strings.TrimSpace(r.Holder) == "" {
-			return newInvalidInput("invalid input: holder is required")
-		}
-		return nil
-	}}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseAcquire, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
-		arrived := workflow.Now(ctx)
-		ttls[r.Holder] = r.TTL
-		asking[r.Holder] = true
-		defer delete(asking, r.Holder)
-		withdrawable := workflow.GetVersion(ctx, leaseWithdrawPatch, workflow.DefaultVersion, 1) == 1
-		if holder != r.Holder && !slices.Contains(queue, r.Holder) {
-			queue = append(queue, r.Holder)
-		}
-		grant()
-		withdrawn := func() bool { return withdrawable && holder != r.Holder && !slices.Contains(queue, r.Holder) }
-		if err := workflow.Await(ctx, func() bool { return holder == r.Holder || draining || withdrawn() }); err != nil {
-			return LeaseGrant{}, err
-		}
-		switch {
-		case holder == r.Holder:
-			ttl := ttlOf(r.Holder)
-			return LeaseGrant{TTL: ttl, Waited: max(0, expires.Add(-ttl).Sub(arrived))}, nil
-		case withdrawn():
-			return LeaseGrant{Withdrawn: true}, nil
-		}
-		return LeaseGrant{Retry: true}, nil
-	}, named); err != nil {
+	book := &leaseBook{in}
+	// changed wakes the loop when a handler moved the book (a renew that
+	// found the lease expired may have granted it to the next waiter).
+	changed := false
+	if err := workflow.SetQueryHandler(ctx, LeaseStatusQuery, func(holder string) (LeaseStatus, error) {
+		return book.status(holder, workflow.Now(ctx)), nil
+	}); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseRenew, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
-		if holder != r.Holder {
-			return LeaseGrant{}, fmt.Errorf("the lease is not held by %s (it expired)", r.Holder)
-		}
-		if r.TTL > 0 {
-			ttls[r.Holder] = r.TTL
-		}
-		expires = workflow.Now(ctx).Add(ttlOf(r.Holder))
-		return LeaseGrant{TTL: ttlOf(r.Holder)}, nil
-	}, named); err != nil {
+		changed = true
+		ttl, err := book.renew(r, workflow.Now(ctx))
+		return LeaseGrant{TTL: ttl}, err
+	}, workflow.UpdateHandlerOptions{Validator: validLeaseRequest}); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseRelease, func(ctx workflow.Context, r LeaseRequest) error {
-		queue = slices.DeleteFunc(queue, func(h string) bool { return h == r.Holder })
-		delete(ttls, r.Holder)
-		if holder == r.Holder {
-			holder = ""
-			grant()
-		}
-		return nil
-	}, named); err != nil {
-		return err
-	}
-	onLeaseQueue := workflow.GetInfo(ctx).TaskQueueName == LeaseTaskQueue
-	for turn := 1; ; turn++ {
-		if !onLeaseQueue && !draining && workflow.GetVersion(ctx, fmt.Sprintf("%s/%d", leaseQueueHandOff, turn), workflow.DefaultVersion, 1) == 1 {
-			draining = true // its first live turn: move to LeaseTaskQueue, waiting holders ask again there
-		}
-		if holder != "" {
-			wait := expires.Sub(workflow.Now(ctx))
-			if wait <= 0 {
-				holder = "" // not renewed in time: its holder is gone
-				grant()
-				continue
+	asks := workflow.GetSignalChannel(ctx, LeaseAsk)
+	releases := workflow.GetSignalChannel(ctx, LeaseRelease)
+	var timer workflow.Future // fires at timerAt, when the book next has something to do
+	var timerAt time.Time
+	for {
+		now := workflow.Now(ctx)
+		for r := (LeaseRequest{}); asks.ReceiveAsync(&r); r = (LeaseRequest{}) {
+			if validLeaseRequest(ctx, r) == nil {
+				book.ask(r, now)
 			}
-			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return holder == "" || draining }); err != nil {
-				return err
-			}
-		} else if err := workflow.Await(ctx, func() bool { return holder != "" || len(queue) > 0 || draining }); err != nil {
+		}
+		for r := (LeaseRequest{}); releases.ReceiveAsync(&r); r = (LeaseRequest{}) {
+			book.release(r.Holder, now)
+		}
+		book.settle(now)
+		changed = false
+		if workflow.GetInfo(ctx).GetCurrentHistoryLength() > maxLeaseEvents {
+			// Every signal is in the book and no renew is running (they never
+			// wait), so nothing is lost by moving on.
+			return workflow.NewContinueAsNewError(workflow.WithWorkflowTaskQueue(ctx, LeaseTaskQueue), PATLeaseV2Workflow, book.PATLeaseV2Input)
+		}
+		// One timer at a time: an earlier deadline replaces it, a later one
+		// waits for it to fire (waking early is harmless, late is not).
+		if next := book.next(); !next.IsZero() && (timer == nil || next.Before(timerAt)) {
+			timerAt, timer = next, workflow.NewTimer(ctx, next.Sub(now))
+		}
+		// The condition is false here (the channels are drained, changed is
+		// reset, the timer is in the future), so every turn yields.
+		if err := workflow.Await(ctx, func() bool {
+			return asks.Len() > 0 || releases.Len() > 0 || changed || (timer != nil && timer.IsReady())
+		}); err != nil {
 			return err
 		}
-		grant()
-		if !draining && workflow.GetInfo(ctx).GetCurrentHistoryLength() > maxLeaseEvents {
-			draining = true // waiting holders are told to ask again
-		}
-		if draining {
-			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-				return err
-			}
-			return workflow.NewContinueAsNewError(workflow.WithWorkflowTaskQueue(ctx, LeaseTaskQueue), PATLeaseWorkflow,
-				PATLeaseInput{TTL: in.TTL, Holder: holder, Expires: expires, Queue: queue})
+		if timer != nil && timer.IsReady() {
+			timer = nil
 		}
 	}
+}
+
+// validLeaseRequest refuses an update without a holder before it is
+// accepted (it never enters history), and ignores such a signal.
+func validLeaseRequest(_ workflow.Context, r LeaseRequest) error {
+	if strings.TrimSpace(r.Holder) == "" {
+		return newInvalidInput("invalid input: holder is required")
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	sdktestsuite "go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -223,4 +224,71 @@ func TestPATLeaseKeepsTheWaitersOrderAcrossContinueAsNew(t *testing.T) {
 	})
 	l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: 10 * time.Second, Holder: "a",
 		Expires: l.env.Now().Add(10 * time.Second), Queue: []string{"gone", "b", "c"}})
+}
+
+// The lease workflows of the first protocol, still run by older releases'
+// workers, no longer spin (TMPRL1101) when a carried waiter never asks
+// again: at the tail of the queue after its holder released, or alone.
+func TestPATLeaseLegacyDoesNotSpinOnCarriedWaiters(t *testing.T) {
+	for name, in := range map[string]workflows.PATLeaseInput{
+		"holder releases, carried waiter asks later": {TTL: 10 * time.Second, Holder: "a", Queue: []string{"b"}},
+		"a carried waiter alone":                     {TTL: 10 * time.Second, Queue: []string{"b"}},
+		"the one never asking at the tail":           {TTL: 10 * time.Second, Holder: "a", Queue: []string{"b", "gone"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLeaseEnv(t)
+			in.Expires = l.env.Now().Add(10 * time.Second)
+			l.at(10*time.Millisecond, func() { l.send(workflows.LeaseRelease, "a") })
+			l.at(100*time.Millisecond, func() { l.send(workflows.LeaseAcquire, "b") })
+			l.at(2*time.Second, func() {
+				l.send(workflows.LeaseRelease, "b")
+				l.send(workflows.LeaseAcquire, "c")
+			})
+			l.at(3*time.Second, l.env.CancelWorkflow)
+			l.env.ExecuteWorkflow(workflows.PATLeaseWorkflow, in)
+			require.True(t, temporal.IsCanceledError(l.env.GetWorkflowError()), "%v", l.env.GetWorkflowError())
+			assert.Equal(t, []string{"b", "c"}, l.grants)
+		})
+	}
+}
+
+// The same carried states in the current protocol: the lease passes to the
+// waiter, or the waiter that never asks again is dropped, and every
+// workflow task yields.
+func TestPATLeaseV2CarriedStatesDoNotWedge(t *testing.T) {
+	const ttl = 10 * time.Second
+	for name, in := range map[string]func(now time.Time) workflows.PATLeaseV2Input{
+		"holder releases, carried waiter asks later": func(now time.Time) workflows.PATLeaseV2Input {
+			return workflows.PATLeaseV2Input{TTL: ttl, Holder: "a", Claimed: true, HolderTTL: ttl, Expires: now.Add(ttl),
+				Waiters: []workflows.LeaseWaiter{{Holder: "b", Urgency: 3, Arrived: now, Asked: now}}}
+		},
+		"a carried waiter alone, never asking again": func(now time.Time) workflows.PATLeaseV2Input {
+			return workflows.PATLeaseV2Input{TTL: ttl, Waiters: []workflows.LeaseWaiter{{Holder: "gone", Urgency: 3, Arrived: now, Asked: now}}}
+		},
+		"the one never asking at the tail": func(now time.Time) workflows.PATLeaseV2Input {
+			return workflows.PATLeaseV2Input{TTL: ttl, Holder: "a", Claimed: true, HolderTTL: ttl, Expires: now.Add(ttl),
+				Waiters: []workflows.LeaseWaiter{{Holder: "b", Urgency: 3, Arrived: now, Asked: now}, {Holder: "gone", Urgency: 3, Arrived: now, Asked: now}}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := newEnv(t)
+			ask := func(holder string) func() {
+				return func() { env.SignalWorkflow(workflows.LeaseAsk, workflows.LeaseRequest{Holder: holder}) }
+			}
+			env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.LeaseRelease, workflows.LeaseRequest{Holder: "a"}) }, 10*time.Millisecond)
+			env.RegisterDelayedCallback(ask("b"), 100*time.Millisecond)
+			env.RegisterDelayedCallback(ask("b"), 4*time.Second)
+			env.RegisterDelayedCallback(func() {
+				v, err := env.QueryWorkflow(workflows.LeaseStatusQuery, "")
+				require.NoError(t, err)
+				var st workflows.LeaseStatus
+				require.NoError(t, v.Get(&st))
+				assert.Equal(t, "b", st.Holder, "the live waiter holds the lease")
+				assert.Empty(t, st.Waiters, "the waiter that never asked again was dropped")
+				env.CancelWorkflow()
+			}, 7*time.Second)
+			env.ExecuteWorkflow(workflows.PATLeaseV2Workflow, in(env.Now()))
+			require.True(t, temporal.IsCanceledError(env.GetWorkflowError()), "%v", env.GetWorkflowError())
+		})
+	}
 }

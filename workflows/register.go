@@ -24,12 +24,14 @@ var All = map[string]any{
 	UsageStatsWorkflow:      UsageStats,
 	TableauRequestWorkflow:  TableauRequest,
 	PATLeaseWorkflow:        PATLease,
+	PATLeaseV2Workflow:      PATLeaseV2,
 	ReconcileWorkflow:       Reconcile,
 }
 
-// RegisterLeases registers the PAT lease workflow, for the worker of
-// LeaseTaskQueue.
+// RegisterLeases registers the PAT lease workflows (the current protocol and
+// the one older releases use), for the worker of LeaseTaskQueue.
 func RegisterLeases(r worker.Registry) {
+	r.RegisterWorkflowWithOptions(PATLeaseV2, workflow.RegisterOptions{Name: PATLeaseV2Workflow})
 	r.RegisterWorkflowWithOptions(PATLease, workflow.RegisterOptions{Name: PATLeaseWorkflow})
 }
 
