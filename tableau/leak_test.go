@@ -9,6 +9,7 @@ import (
 	"html"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"tabflow/tableau"
 	"tabflow/testsuite"
@@ -155,5 +156,55 @@ func TestEchoedSignInBodyLeaksNoJWT(t *testing.T) {
 				assert.NotContains(t, err.Error(), p[:12], "%s, HTTP %d: %s", cfg.Auth, status, err)
 			}
 		}
+	}
+}
+
+// A 2xx sign-in answer that does not decode as expected (a field of another
+// type, a truncated body) never carries its session token into an error or
+// a log, and that session is signed out; a field tabflow can do without
+// costs only that field.
+func TestUnreadableSignInAnswerLeaksNoTokenAndLeavesNoSession(t *testing.T) {
+	token := regexp.MustCompile(`"token":"([^"]+)"`)
+	cases := []struct {
+		name    string
+		rewrite func(answer string) string
+		fails   string // "" = the sign-in works
+	}{
+		{"the PAT's expiry as a number", func(a string) string {
+			return regexp.MustCompile(`"estimatedTimeToExpiration":"[^"]*"`).ReplaceAllString(a, `"estimatedTimeToExpiration":1234`)
+		}, ""},
+		{"the site as a string", func(a string) string {
+			return regexp.MustCompile(`"site":\{[^}]*\}`).ReplaceAllString(a, `"site":"acme"`)
+		}, "the answer has no site ID"},
+		{"a truncated answer", func(a string) string { return a[:len(a)-5] }, "the answer is not Tableau's"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fake := testsuite.StartTableau(t)
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			var issued string
+			fake.Inject(faketableau.Fault{PathContains: "/auth/signin", Times: 1, Rewrite: func(a string) string {
+				issued = token.FindStringSubmatch(a)[1]
+				return c.rewrite(a)
+			}})
+			client := fake.Client(t, fake.PATConfig(), tableau.WithLogger(logger))
+			err := client.WithSession(testsuite.Context(t), 0, func(ctx context.Context, s *tableau.Session) error {
+				_, err := s.CurrentSession(ctx)
+				return err
+			})
+			require.NotEmpty(t, issued)
+			if c.fails == "" {
+				require.NoError(t, err, "the session worked")
+			} else {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), c.fails)
+				assert.Contains(t, err.Error(), "••••", "the token is shown masked")
+			}
+			for _, out := range []string{fmt.Sprint(err), fmt.Sprintf("%+v %#v", err, err), logs.String()} {
+				assert.NotContains(t, out, issued, "the session token leaked")
+			}
+			assert.Zero(t, fake.LiveSessions(), "the session was signed out")
+		})
 	}
 }

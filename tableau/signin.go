@@ -3,8 +3,10 @@ package tableau
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -54,38 +56,77 @@ func (c *Client) signIn(ctx context.Context, pat int) (*Session, error) {
 		e.SignIn, e.APIVersion = true, c.cfg.apiVersion()
 		return nil, e
 	}
-	var out struct {
-		Credentials *struct {
-			Token string `json:"token"`
-			Site  struct {
-				ID         string `json:"id"`
-				ContentURL string `json:"contentUrl"`
-			} `json:"site"`
-			User struct {
-				ID string `json:"id"`
-			} `json:"user"`
-			EstimatedTimeToExpiration string `json:"estimatedTimeToExpiration"`
-		} `json:"credentials"`
+	answer, decoded := readSignIn(resp.body)
+	if answer.token != "" {
+		// Whatever goes wrong from here, the token never reaches an error, a
+		// log or history, and its session does not outlive this sign-in.
+		secrets = append(secrets, NewSecret(answer.token))
 	}
-	if json.Unmarshal(resp.body, &out) != nil || out.Credentials == nil {
-		return nil, &APIError{
+	var problem error
+	switch {
+	case !decoded:
+		problem = &APIError{
 			StatusCode: resp.StatusCode, SignIn: true, Method: http.MethodPost, Path: resp.Request.URL.Path,
 			Detail: "the answer is not Tableau's (wrong host, or a proxy page?): " + scrub(strings.TrimSpace(string(resp.body)), maxErrorBody, secrets...),
 		}
-	}
-	cr := out.Credentials
-	if cr.Token == "" {
+	case answer.token == "":
 		return nil, ErrNoSessionToken
+	case answer.siteID == "":
+		problem = &APIError{
+			StatusCode: resp.StatusCode, SignIn: true, Method: http.MethodPost, Path: resp.Request.URL.Path,
+			Detail: "the answer has no site ID (credentials.site.id): " + scrub(strings.TrimSpace(string(resp.body)), maxErrorBody, secrets...),
+		}
 	}
 	var patName string
 	if c.cfg.authMethod() == AuthPAT {
 		patName = c.cfg.PATs()[pat].Name
 	}
-	return &Session{
-		client: c, base: base, token: NewSecret(cr.Token), PATName: patName,
-		SiteID: cr.Site.ID, SiteContentURL: cr.Site.ContentURL, UserID: cr.User.ID,
-		PATExpiresIn: parseTimeToExpiration(cr.EstimatedTimeToExpiration),
-	}, nil
+	s := &Session{
+		client: c, base: base, token: NewSecret(answer.token), PATName: patName, release: func() {},
+		SiteID: answer.siteID, SiteContentURL: answer.contentURL, UserID: answer.userID,
+		PATExpiresIn: parseTimeToExpiration(answer.expiration),
+	}
+	if problem != nil {
+		if answer.token != "" {
+			outCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := s.SignOut(outCtx); err != nil {
+				c.logger.Warn("tableau sign-out after an unreadable sign-in answer failed", slog.String("error", err.Error()))
+			}
+		}
+		return nil, problem
+	}
+	return s, nil
+}
+
+// signInAnswer is what tabflow needs from a 2xx sign-in answer.
+type signInAnswer struct{ token, siteID, contentURL, userID, expiration string }
+
+// tokenField finds a session token in an answer that is not JSON at all
+// (truncated, or a proxy's rewrite), so it can be redacted and signed out.
+var tokenField = regexp.MustCompile(`"token"\s*:\s*"([^"]*)"`)
+
+// readSignIn reads a 2xx sign-in answer leniently: a field of an unexpected
+// type (a Tableau change, a proxy) costs that field, never the token's
+// secrecy. decoded is false when the answer is not Tableau's JSON at all;
+// the token is still found when it can be.
+func readSignIn(body []byte) (a signInAnswer, decoded bool) {
+	var raw struct {
+		Credentials map[string]any `json:"credentials"`
+	}
+	if json.Unmarshal(body, &raw) != nil || raw.Credentials == nil {
+		if m := tokenField.FindSubmatch(body); m != nil {
+			a.token = string(m[1])
+		}
+		return a, false
+	}
+	cr := raw.Credentials
+	text := func(m map[string]any, key string) string { s, _ := m[key].(string); return s }
+	object := func(key string) map[string]any { m, _ := cr[key].(map[string]any); return m }
+	return signInAnswer{
+		token: text(cr, "token"), siteID: text(object("site"), "id"), contentURL: text(object("site"), "contentUrl"),
+		userID: text(object("user"), "id"), expiration: text(cr, "estimatedTimeToExpiration"),
+	}, true
 }
 
 // SignOut ends the session and frees the PAT for the next one. A 401 means

@@ -30,6 +30,9 @@ type Fault struct {
 	// Echo, if set, makes the body from the request's own body, as a
 	// misbehaving server or proxy that quotes what it was sent.
 	Echo func(request []byte) string
+	// Rewrite, if set, carries the request out and answers with the real
+	// answer's body rewritten: a Tableau change or a proxy altering it.
+	Rewrite func(answer string) string
 	// StallBody sends half the body, then waits this long before the rest.
 	StallBody time.Duration
 	Header    http.Header // and these headers (Retry-After, Location, Content-Type)

@@ -134,6 +134,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rep.status)
+	if fault != nil && fault.Rewrite != nil {
+		answer, _ := json.Marshal(rep.body)
+		io.WriteString(w, fault.Rewrite(string(answer)))
+		return
+	}
 	json.NewEncoder(w).Encode(rep.body)
 }
 
