@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -34,19 +35,22 @@ const (
 	handOverQuantum = 2 * time.Second
 )
 
-// NewFleetLock is a fleet-wide PAT lease held in Temporal by PATLease
+// NewFleetLock is a fleet-wide PAT lease held in Temporal by PATLeaseV2
 // workflows on workflows.LeaseTaskQueue, which every worker polls; identity
 // names this worker in the holders.
 func NewFleetLock(c client.Client, identity string) *FleetLock {
 	return &FleetLock{leases: temporalLeases{c}, identity: identity}
 }
 
-// FleetLock is a tableau.FleetLock held in Temporal itself: one PATLease
+// FleetLock is a tableau.FleetLock held in Temporal itself: one PATLeaseV2
 // workflow per PAT, on the lease task queue every worker polls, so every
 // worker of the deployment shares it with no other infrastructure.
 type FleetLock struct {
 	leases   leaseWorkflows
 	identity string
+	// linger is handOverLinger unless a test lengthens it (a session's
+	// next one must arrive within it, which a busy machine may not do).
+	linger time.Duration
 
 	mu      sync.Mutex
 	held    map[string]*heldLease // by key: leases this worker holds between sessions
@@ -57,9 +61,12 @@ type FleetLock struct {
 // heldLease is a lease this worker holds, in use by one of its sessions or
 // lingering for the next.
 type heldLease struct {
-	lost   <-chan struct{}
-	end    func() // stops renewing and releases it
-	since  time.Time
+	lost <-chan struct{}
+	end  func() // stops renewing and releases it
+	// othersWait says, as of the last renewal, that other holders wait:
+	// only then does the quantum make this worker yield.
+	othersWait atomic.Bool
+	since      time.Time
 	inUse  bool
 	linger *time.Timer
 }
@@ -74,18 +81,18 @@ func (l *FleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, f
 		return h.lost, l.handOver(key, h), nil
 	}
 	l.mu.Unlock()
-	lost, end, err := l.acquire(ctx, key)
+	h, err := l.acquire(ctx, key)
 	if err != nil {
 		return nil, nil, err
 	}
-	h := &heldLease{lost: lost, end: end, since: time.Now(), inUse: true}
+	h.since, h.inUse = time.Now(), true
 	l.mu.Lock()
 	if l.held == nil {
 		l.held = map[string]*heldLease{}
 	}
 	l.held[key] = h
 	l.mu.Unlock()
-	return lost, l.handOver(key, h), nil
+	return h.lost, l.handOver(key, h), nil
 }
 
 // handOver is a session's release: the lease lingers for the next session
@@ -97,12 +104,16 @@ func (l *FleetLock) handOver(key string, h *heldLease) func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			h.inUse = false
-			if time.Since(h.since) >= handOverQuantum || isClosed(h.lost) {
+			if (time.Since(h.since) >= handOverQuantum && h.othersWait.Load()) || isClosed(h.lost) {
 				delete(l.held, key)
 				l.endInBackground(h)
 				return
 			}
-			h.linger = time.AfterFunc(handOverLinger, func() {
+			linger := l.linger
+			if linger == 0 {
+				linger = handOverLinger
+			}
+			h.linger = time.AfterFunc(linger, func() {
 				l.mu.Lock()
 				defer l.mu.Unlock()
 				if h.inUse { // handed over meanwhile
@@ -165,16 +176,20 @@ func isClosed(ch <-chan struct{}) bool {
 
 // Polling while waiting: the next in line asks for its status often, so a
 // hand-over between workers costs tens of milliseconds; the others rarely.
+// A status that does not list a waiter yet is expected for leaseAskLanding
+// after its ask (the workflow takes the signal in its next task); after
+// that the waiter was dropped and asks again.
 const (
-	leasePollNext  = 20 * time.Millisecond
-	leasePollOther = 250 * time.Millisecond
+	leasePollNext   = 20 * time.Millisecond
+	leasePollOther  = 250 * time.Millisecond
+	leaseAskLanding = time.Second
 )
 
 // acquire asks the lease workflow for the lease, waits for the grant
 // (polling its status, asking again so it stays queued), claims it and
 // keeps it renewed until end. Nothing waits inside the lease workflow, so a
 // crowd of waiting processes holds none of Temporal's in-flight updates.
-func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+func (l *FleetLock) acquire(ctx context.Context, key string) (*heldLease, error) {
 	id := workflows.PATLeaseV2WorkflowID(key)
 	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: leaseTTL}
 	var asked time.Time
@@ -196,11 +211,16 @@ func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, f
 				grant, err := l.leases.renew(ctx, id, req) // the claim: the TTL runs from here
 				if err == nil {
 					lost := make(chan struct{})
-					stop := every.Tick(context.WithoutCancel(ctx), leaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.TTL-leaseMargin), lost))
+					h := &heldLease{lost: lost}
+					h.othersWait.Store(grant.Waiting > 0)
+					stop := every.Tick(context.WithoutCancel(ctx), leaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.TTL-leaseMargin), h, lost))
 					var once sync.Once
-					return lost, func() { once.Do(func() { stop(); l.release(id, req) }) }, nil
+					h.end = func() { once.Do(func() { stop(); l.release(id, req) }) }
+					return h, nil
 				}
 				last, asked = err, time.Time{} // the offer passed (or Temporal failed): ask again
+			case st.Position < 0 && time.Since(asked) < leaseAskLanding:
+				poll = leasePollNext // the ask is on its way into the workflow
 			case st.Position < 0:
 				asked = time.Time{} // dropped (it did not ask in time): ask again at once
 			case st.Position == 0:
@@ -211,9 +231,9 @@ func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, f
 		case <-ctx.Done():
 			l.release(id, req) // withdraw: the lease must not be offered to no one
 			if last != nil {
-				return nil, nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+				return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), last)
 			}
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(poll):
 		}
 	}
@@ -222,7 +242,7 @@ func (l *FleetLock) acquire(ctx context.Context, key string) (<-chan struct{}, f
 // renewal renews the lease, every tick until released; when a renewal
 // cannot be confirmed before deadline (measured from when it was sent, so
 // always before the lease workflow's own expiry), it closes lost and stops.
-func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseRequest, deadline time.Time, lost chan struct{}) func() bool {
+func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseRequest, deadline time.Time, h *heldLease, lost chan struct{}) func() bool {
 	return func() bool {
 		if time.Now().After(deadline) {
 			close(lost)
@@ -234,6 +254,7 @@ func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseR
 		cancel()
 		if err == nil {
 			deadline = sent.Add(grant.TTL - leaseMargin)
+			h.othersWait.Store(grant.Waiting > 0)
 			return true
 		}
 		var gone *leaseGone

@@ -28,6 +28,7 @@ type fakeLeases struct {
 	renewFor  func(ctx context.Context, n int) (workflows.LeaseGrant, error)
 	released  chan struct{}
 	releasing time.Duration // how long a release takes
+	waiting   int           // other holders waiting, as renew says
 }
 
 func (f *fakeLeases) record(op string) int {
@@ -73,7 +74,7 @@ func (f *fakeLeases) renew(ctx context.Context, _ string, _ workflows.LeaseReque
 	if f.renewFor != nil {
 		return f.renewFor(ctx, n)
 	}
-	return workflows.LeaseGrant{TTL: leaseTTL}, nil
+	return workflows.LeaseGrant{TTL: leaseTTL, Waiting: f.waiting}, nil
 }
 
 func (f *fakeLeases) release(context.Context, string, workflows.LeaseRequest) error {
@@ -157,9 +158,9 @@ func TestAWaiterStaysQueued(t *testing.T) {
 		switch {
 		case n <= 10: // ~2.5 s, polled rarely
 			return workflows.LeaseStatus{Holder: "other", Position: 1}, nil
-		case n == 11: // dropped (its asks were lost)
+		case n < 80: // not listed for ~1.4 s: dropped (its asks were lost) once its last ask had time to land
 			return workflows.LeaseStatus{Holder: "other", Position: -1}, nil
-		case n < 60: // next in line
+		case n < 100: // next in line
 			return workflows.LeaseStatus{Holder: "other", Position: 0}, nil
 		}
 		return workflows.LeaseStatus{Held: true, Position: -1}, nil
@@ -167,7 +168,7 @@ func TestAWaiterStaysQueued(t *testing.T) {
 	_, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
 	require.NoError(t, err)
 	release()
-	assert.Equal(t, 3, f.count("ask"), "the first ask, again after %s, and again at once when dropped", workflows.LeaseAskEvery)
+	assert.Equal(t, 3, f.count("ask"), "the first ask, again after %s, and again once dropped (not while an ask is landing)", workflows.LeaseAskEvery)
 	assert.Less(t, time.Since(start), 6*time.Second, "the next in line polls every %s", leasePollNext)
 }
 
@@ -216,18 +217,17 @@ func TestRefusedRenewalIsALostLease(t *testing.T) {
 // yields it after its quantum so other workers get their turn.
 func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	f := &fakeLeases{}
-	l := &FleetLock{identity: "test", leases: f}
+	l := &FleetLock{identity: "test", leases: f, linger: 500 * time.Millisecond}
 	ctx := testContext(t)
-	start := time.Now()
 	for range 5 { // back-to-back sessions: one acquire
 		_, release, err := l.Acquire(ctx, "key")
 		require.NoError(t, err)
 		release()
 	}
 	assert.Equal(t, 1, f.count("ask"), "handed over, not re-acquired")
-	assert.Eventually(t, func() bool { return f.count("release") == 1 }, time.Second, 5*time.Millisecond, "released once no session follows")
+	assert.Eventually(t, func() bool { return f.count("release") == 1 }, 2*time.Second, 5*time.Millisecond, "released once no session follows")
 
-	// Past the quantum the worker yields even with sessions following.
+	// Past the quantum, with nobody else waiting, it keeps handing it over.
 	_, release, err := l.Acquire(ctx, "key")
 	require.NoError(t, err)
 	time.Sleep(handOverQuantum)
@@ -235,14 +235,24 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	_, release, err = l.Acquire(ctx, "key")
 	require.NoError(t, err)
 	release()
+	assert.Equal(t, 2, f.count("ask"), "kept past its quantum: nobody else waits")
+
+	// With others waiting, past the quantum the worker yields even with sessions following.
+	f.waiting = 1
+	_, release, err = l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	time.Sleep(handOverQuantum + leaseRenewEvery) // a renewal tells it others wait
+	release()
+	_, release, err = l.Acquire(ctx, "key")
+	require.NoError(t, err)
+	release()
 	assert.Equal(t, 3, f.count("ask"), "yielded after %s", handOverQuantum)
-	assert.Less(t, time.Since(start), handOverQuantum+time.Second)
 }
 
 // A stopping worker releases every lease before Close returns: one that
 // lingers for a next session, and one already being released.
 func TestCloseReleasesEveryLease(t *testing.T) {
-	f := &fakeLeases{releasing: 200 * time.Millisecond}
+	f := &fakeLeases{releasing: 200 * time.Millisecond, waiting: 1}
 	l := &FleetLock{identity: "test", leases: f}
 	ctx := testContext(t)
 	_, release, err := l.Acquire(ctx, "lingers")

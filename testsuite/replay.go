@@ -41,6 +41,13 @@ var RecordedHistories = map[string]string{
 	// depends on the ID).
 	"topology-useraccess.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ana@example.com"),
 	"topology-patlease.json":   workflows.PATLeaseWorkflowID("topology"),
+	// Lease workflows through their version gates: the first protocol's
+	// move to the lease task queue (lease-queue, the run started on the
+	// site's queue) and a withdrawn waiter (lease-withdraw); and the
+	// current protocol (PATLeaseV2).
+	"patlease-queue.json":    workflows.PATLeaseWorkflowID("replay-queue"),
+	"patlease-withdraw.json": workflows.PATLeaseWorkflowID("replay-withdraw"),
+	"patlease-v2.json":       workflows.PATLeaseV2WorkflowID("replay"),
 }
 
 // FrozenHistories were recorded by earlier versions of tabflow, which can no

@@ -62,6 +62,10 @@ type LeaseGrant struct {
 	// Withdrawn answers a waiting acquire whose holder released (gave up)
 	// before it was granted: the update ends rather than waiting on.
 	Withdrawn bool `json:"withdrawn,omitempty"`
+	// Waiting (PATLeaseV2's renew) is how many other holders wait: a
+	// worker keeps handing the lease between its own sessions past its
+	// quantum while nobody does.
+	Waiting int `json:"waiting,omitempty"`
 }
 
 // leaseWithdrawPatch marks acquires that end when their holder withdraws,

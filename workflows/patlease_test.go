@@ -292,3 +292,41 @@ func TestPATLeaseV2CarriedStatesDoNotWedge(t *testing.T) {
 		})
 	}
 }
+
+// A renew tells the holder how many others wait, so a worker keeps its
+// lease past its quantum only while nobody does; a renew by anyone else is
+// refused.
+func TestPATLeaseV2RenewSaysWhoWaits(t *testing.T) {
+	env := newEnv(t)
+	var grants []workflows.LeaseGrant
+	var refused []string
+	renew := func(holder string) func() {
+		return func() {
+			env.UpdateWorkflow(workflows.LeaseRenew, holder+env.Now().String(), &sdktestsuite.TestUpdateCallback{
+				OnAccept: func() {}, OnReject: func(err error) { t.Error(err) },
+				OnComplete: func(v any, err error) {
+					if err != nil {
+						refused = append(refused, holder)
+						return
+					}
+					grants = append(grants, v.(workflows.LeaseGrant))
+				},
+			}, workflows.LeaseRequest{Holder: holder})
+		}
+	}
+	ask := func(holder string) func() {
+		return func() { env.SignalWorkflow(workflows.LeaseAsk, workflows.LeaseRequest{Holder: holder}) }
+	}
+	env.RegisterDelayedCallback(ask("a"), time.Millisecond)
+	env.RegisterDelayedCallback(renew("a"), 10*time.Millisecond)
+	env.RegisterDelayedCallback(ask("b"), 20*time.Millisecond)
+	env.RegisterDelayedCallback(renew("a"), 30*time.Millisecond)
+	env.RegisterDelayedCallback(renew("b"), 40*time.Millisecond)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Second)
+	env.ExecuteWorkflow(workflows.PATLeaseV2Workflow, workflows.PATLeaseV2Input{TTL: 10 * time.Second})
+	require.Len(t, grants, 2)
+	assert.Equal(t, 0, grants[0].Waiting, "nobody waits")
+	assert.Equal(t, 1, grants[1].Waiting, "b waits")
+	assert.Equal(t, 10*time.Second, grants[1].TTL)
+	assert.Equal(t, []string{"b"}, refused, "only the holder renews")
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
@@ -186,4 +187,27 @@ func TestFleetLongSessionsAreNeverCutShort(t *testing.T) {
 	assert.Equal(t, 2, s.fake.Count("users:update"), "each role update sent once")
 	assert.Zero(t, s.fake.Collisions(), "never two sessions at once")
 	assert.Zero(t, s.fake.CutOffCalls())
+}
+
+// A lease workflow of the first protocol left on a task queue nobody polls
+// (an upgrade that also changed TABFLOW_TASK_QUEUE), holding the PAT for a
+// worker that is gone: new workers never ask it (the lease workflow's ID
+// names its protocol), so they provision at once, with no operator.
+func TestFleetIgnoresAStrandedLeaseOfAnOlderRelease(t *testing.T) {
+	s := startStackWithoutWorker(t)
+	s.fake.AddUsers(faketableau.SandboxSite, 3, "Unlicensed")
+	cfg := s.fake.PATConfig()
+	stranded := workflows.PATLeaseWorkflowID(cfg.PATLeaseKey(cfg.PATs()[0]))
+	ctx := testsuite.ContextWithin(t, 2*time.Minute)
+	_, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: stranded, TaskQueue: "a-queue-nobody-polls"},
+		workflows.PATLeaseWorkflow, workflows.PATLeaseInput{TTL: time.Hour, Holder: "gone", Expires: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	s.startWorkerProcess(t)
+	s.waitForPollers(t, 1)
+	took := s.provisionTimed(t, "stranded", 3)
+	t.Logf("3 provisions beside a stranded lease of an older release: %s", took.Round(100*time.Millisecond))
+	assert.Less(t, took, 30*time.Second, "not held up by the stranded lease")
+	d, err := s.client.DescribeWorkflowExecution(ctx, stranded, "")
+	require.NoError(t, err)
+	assert.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, d.GetWorkflowExecutionInfo().GetStatus(), "the stranded lease was there all along")
 }

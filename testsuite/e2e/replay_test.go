@@ -69,13 +69,14 @@ func TestHistoriesReplay(t *testing.T) {
 	require.True(t, prov.Changed)
 
 	recordAccessEntity(t, s, testsuite.RecordedHistories["useraccess-entity-v3.json"])
+	runs := recordLeases(t, s)
 
 	for name, wfID := range testsuite.RecordedHistories {
 		if testsuite.FrozenHistories[name] {
 			assert.NoError(t, testsuite.ReplayHistoryFile(filepath.Join("..", "..", "workflows", "testdata", name), wfID), name)
 			continue
 		}
-		hist := fetchHistory(t, s.client, wfID, "")
+		hist := fetchHistory(t, s.client, wfID, runs[name])
 		data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 		require.NoError(t, err)
 		path := filepath.Join(t.TempDir(), name)

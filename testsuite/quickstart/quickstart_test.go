@@ -50,7 +50,7 @@ func TestQuickStartAndRestart(t *testing.T) {
 	c, err := client.Dial(client.Options{HostPort: q.temporal()})
 	require.NoError(t, err)
 	defer c.Close()
-	leases, err := c.CountWorkflow(testsuite.Context(t), &workflowservice.CountWorkflowExecutionsRequest{Query: `WorkflowType="PATLease" AND ExecutionStatus="Running"`})
+	leases, err := c.CountWorkflow(testsuite.Context(t), &workflowservice.CountWorkflowExecutionsRequest{Query: `WorkflowType="PATLeaseV2" AND ExecutionStatus="Running"`})
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), leases.GetCount(), "restarts share the PAT's one lease workflow")
 }

@@ -145,7 +145,7 @@ func TestProductionTopology(t *testing.T) {
 	assert.Zero(t, fake.CutOffCalls(), "no call was cut off by another worker's sign-in")
 
 	// The databases keep tabflow's executions.
-	for _, typ := range []string{workflows.ProvisionWorkflow, workflows.UserAccessWorkflow, workflows.PATLeaseWorkflow, workflows.ReconcileWorkflow} {
+	for _, typ := range []string{workflows.ProvisionWorkflow, workflows.UserAccessWorkflow, workflows.PATLeaseV2Workflow, workflows.ReconcileWorkflow} {
 		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: fmt.Sprintf("WorkflowType = '%s'", typ)})
 		require.NoError(t, err)
 		assert.Positive(t, resp.Count, typ)
@@ -182,12 +182,12 @@ func recordHistories(t *testing.T, ctx context.Context, c client.Client) {
 	if os.Getenv("TABFLOW_RECORD_HISTORIES") == "" {
 		return
 	}
-	leases, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = 'PATLease'"})
+	leases, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowType = '" + workflows.PATLeaseV2Workflow + "'"})
 	require.NoError(t, err)
 	require.NotEmpty(t, leases.Executions)
 	for file, id := range map[string]string{
 		"topology-useraccess.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ana@example.com"),
-		"topology-patlease.json":   leases.Executions[0].Execution.WorkflowId,
+		"topology-patlease-v2.json": leases.Executions[0].Execution.WorkflowId,
 	} {
 		iter := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		hist := &historypb.History{}
