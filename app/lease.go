@@ -67,8 +67,8 @@ type heldLease struct {
 	// only then does the quantum make this worker yield.
 	othersWait atomic.Bool
 	since      time.Time
-	inUse  bool
-	linger *time.Timer
+	inUse      bool
+	linger     *time.Timer
 }
 
 // Acquire takes the PAT's lease: handed over from this worker's previous

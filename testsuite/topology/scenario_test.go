@@ -186,7 +186,7 @@ func recordHistories(t *testing.T, ctx context.Context, c client.Client) {
 	require.NoError(t, err)
 	require.NotEmpty(t, leases.Executions)
 	for file, id := range map[string]string{
-		"topology-useraccess.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ana@example.com"),
+		"topology-useraccess.json":  workflows.UserAccessWorkflowID(workflows.TaskQueue, "ana@example.com"),
 		"topology-patlease-v2.json": leases.Executions[0].Execution.WorkflowId,
 	} {
 		iter := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
