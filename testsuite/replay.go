@@ -38,9 +38,12 @@ var RecordedHistories = map[string]string{
 	// TABFLOW_RECORD_HISTORIES=1): an entity's last run (grants, an expiry
 	// after a server restart, continued as new) and a PAT lease handed
 	// between two workers (its ID named the fake's address; nothing in it
-	// depends on the ID).
+	// depends on the ID). Re-recording writes them all: keep the ones of
+	// earlier versions as they are.
 	"topology-useraccess.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ana@example.com"),
 	"topology-patlease.json":   workflows.PATLeaseWorkflowID("topology"),
+	// The current lease protocol (PATLeaseV2) on the same topology.
+	"topology-patlease-v2.json": workflows.PATLeaseV2WorkflowID("topology"),
 	// Lease workflows through their version gates: the first protocol's
 	// move to the lease task queue (lease-queue, the run started on the
 	// site's queue) and a withdrawn waiter (lease-withdraw); and the
@@ -56,7 +59,7 @@ var RecordedHistories = map[string]string{
 // useraccess-entity.json one of version 2; the topology files are recorded
 // by testsuite/topology, not by TestHistoriesReplay.
 var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true, "useraccess-entity-main.json": true, "reconcile-main.json": true,
-	"topology-useraccess.json": true, "topology-patlease.json": true}
+	"topology-useraccess.json": true, "topology-patlease.json": true, "topology-patlease-v2.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show
 // --output json` writes it) against the current workflow code.
