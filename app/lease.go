@@ -16,15 +16,6 @@ import (
 	"tabflow/workflows"
 )
 
-// Lease timing. A holder that dies frees the PAT within leaseTTL; a live one
-// renews every leaseRenewEvery, and gives its session up (abandons its call
-// and signs out) leaseMargin before the lease could expire unrenewed.
-const (
-	leaseTTL        = 10 * time.Second
-	leaseRenewEvery = 2 * time.Second
-	leaseMargin     = 4 * time.Second
-)
-
 // Hand-over (SPEC §2): a session that ends keeps the lease for up to
 // handOverLinger for the next session of this worker waiting for the same
 // PAT, so the lease costs Temporal round trips per hand-over between
@@ -191,7 +182,7 @@ const (
 // crowd of waiting processes holds none of Temporal's in-flight updates.
 func (l *FleetLock) acquire(ctx context.Context, key string) (*heldLease, error) {
 	id := workflows.PATLeaseV2WorkflowID(key)
-	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: leaseTTL}
+	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: workflows.LeaseTTL}
 	var asked time.Time
 	var last error // the last failure talking to Temporal, reported if ctx ends
 	for {
@@ -213,7 +204,7 @@ func (l *FleetLock) acquire(ctx context.Context, key string) (*heldLease, error)
 					lost := make(chan struct{})
 					h := &heldLease{lost: lost}
 					h.othersWait.Store(grant.Waiting > 0)
-					stop := every.Tick(context.WithoutCancel(ctx), leaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.TTL-leaseMargin), h, lost))
+					stop := every.Tick(context.WithoutCancel(ctx), workflows.LeaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.TTL-workflows.LeaseMargin), h, lost))
 					var once sync.Once
 					h.end = func() { once.Do(func() { stop(); l.release(id, req) }) }
 					return h, nil
@@ -253,7 +244,7 @@ func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseR
 		grant, err := l.leases.renew(rctx, id, req)
 		cancel()
 		if err == nil {
-			deadline = sent.Add(grant.TTL - leaseMargin)
+			deadline = sent.Add(grant.TTL - workflows.LeaseMargin)
 			h.othersWait.Store(grant.Waiting > 0)
 			return true
 		}
@@ -295,7 +286,7 @@ func (t temporalLeases) ask(ctx context.Context, id string, req workflows.LeaseR
 	_, err := t.client.SignalWithStartWorkflow(ctx, id, workflows.LeaseAsk, req, client.StartWorkflowOptions{
 		ID: id, TaskQueue: workflows.LeaseTaskQueue,
 		StaticSummary: "PAT lease: one live Tableau session at a time across the fleet",
-	}, workflows.PATLeaseV2Workflow, workflows.PATLeaseV2Input{TTL: leaseTTL})
+	}, workflows.PATLeaseV2Workflow, workflows.PATLeaseV2Input{TTL: workflows.LeaseTTL})
 	if err != nil {
 		return fmt.Errorf("PAT lease ask: %w", err)
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // fakeLeases plays a lease workflow: by default it grants at once and
-// renews for leaseTTL; each test changes what it needs.
+// renews for workflows.LeaseTTL; each test changes what it needs.
 type fakeLeases struct {
 	mu        sync.Mutex
 	ops       []string
@@ -74,7 +74,7 @@ func (f *fakeLeases) renew(ctx context.Context, _ string, _ workflows.LeaseReque
 	if f.renewFor != nil {
 		return f.renewFor(ctx, n)
 	}
-	return workflows.LeaseGrant{TTL: leaseTTL, Waiting: f.waiting}, nil
+	return workflows.LeaseGrant{TTL: workflows.LeaseTTL, Waiting: f.waiting}, nil
 }
 
 func (f *fakeLeases) release(context.Context, string, workflows.LeaseRequest) error {
@@ -99,7 +99,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := &fakeLeases{renewFor: func(ctx context.Context, n int) (workflows.LeaseGrant, error) {
 				if n == 1 { // the claim
-					return workflows.LeaseGrant{TTL: leaseTTL}, nil
+					return workflows.LeaseGrant{TTL: workflows.LeaseTTL}, nil
 				}
 				return workflows.LeaseGrant{}, renew(ctx)
 			}}
@@ -109,7 +109,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 			lost, release, err := l.Acquire(ctx, "key")
 			require.NoError(t, err)
 			waitForLoss(ctx, t, lost)
-			assert.Less(t, time.Since(start), leaseTTL-leaseMargin/2, "given up with time to sign out before the lease expires")
+			assert.Less(t, time.Since(start), workflows.LeaseTTL-workflows.LeaseMargin/2, "given up with time to sign out before the lease expires")
 			release()
 			assert.Eventually(t, func() bool { return f.count("release") == 1 }, time.Second, 10*time.Millisecond)
 		})
@@ -125,15 +125,15 @@ func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 	select {
 	case <-lost:
 		t.Fatal("a renewed lease was given up")
-	case <-time.After(leaseTTL):
+	case <-time.After(workflows.LeaseTTL):
 	}
-	assert.GreaterOrEqual(t, f.count("renew"), 5, "the claim, then every %s", leaseRenewEvery)
+	assert.GreaterOrEqual(t, f.count("renew"), 5, "the claim, then every %s", workflows.LeaseRenewEvery)
 }
 
 // A holder that waited longer than a TTL keeps its whole lease: the
 // deadline counts from its claim, not from when it asked.
 func TestLeaseDeadlineCountsFromTheClaim(t *testing.T) {
-	waitUntil := time.Now().Add(leaseTTL - leaseMargin) // the lease would be past its margin if it counted from the ask
+	waitUntil := time.Now().Add(workflows.LeaseTTL - workflows.LeaseMargin) // the lease would be past its margin if it counted from the ask
 	f := &fakeLeases{statusFor: func(int) (workflows.LeaseStatus, error) {
 		if time.Now().Before(waitUntil) {
 			return workflows.LeaseStatus{Holder: "other", Position: 0}, nil
@@ -146,7 +146,7 @@ func TestLeaseDeadlineCountsFromTheClaim(t *testing.T) {
 	select {
 	case <-lost:
 		t.Fatal("a lease granted after a wait was given up at its first renewal")
-	case <-time.After(leaseRenewEvery + time.Second):
+	case <-time.After(workflows.LeaseRenewEvery + time.Second):
 	}
 }
 
@@ -241,7 +241,7 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	f.waiting = 1
 	_, release, err = l.Acquire(ctx, "key")
 	require.NoError(t, err)
-	time.Sleep(handOverQuantum + leaseRenewEvery) // a renewal tells it others wait
+	time.Sleep(handOverQuantum + workflows.LeaseRenewEvery) // a renewal tells it others wait
 	release()
 	_, release, err = l.Acquire(ctx, "key")
 	require.NoError(t, err)
@@ -279,7 +279,7 @@ func testContext(t *testing.T) context.Context {
 func TestLostLeaseIsNotHandedOver(t *testing.T) {
 	// A TTL inside the safety margin: the first renewal tick finds the lease past its deadline.
 	f := &fakeLeases{renewFor: func(context.Context, int) (workflows.LeaseGrant, error) {
-		return workflows.LeaseGrant{TTL: leaseMargin / 2}, nil
+		return workflows.LeaseGrant{TTL: workflows.LeaseMargin / 2}, nil
 	}}
 	l := &FleetLock{identity: "test", leases: f}
 	ctx := testContext(t)

@@ -18,6 +18,14 @@ import (
 // earliest); the offer lasts until the waiter's freshness ends, and the
 // waiter claims it with its first renew, which starts the TTL.
 const (
+	// LeaseTTL is how long a lease lasts unrenewed: a holder that dies
+	// frees the PAT within it.
+	LeaseTTL = 10 * time.Second
+	// LeaseRenewEvery is how often a holder renews.
+	LeaseRenewEvery = 2 * time.Second
+	// LeaseMargin is how long before its lease could expire unrenewed a
+	// holder gives its session up (abandons its call and signs out).
+	LeaseMargin = 4 * time.Second
 	// LeaseAskEvery is how often a waiting holder asks again.
 	LeaseAskEvery = 2 * time.Second
 	// leaseStaleAfter is how old a waiter's last ask may be before it is

@@ -59,12 +59,12 @@ func (c *leaseChecker) observe(m *leaseSim, now time.Time) {
 		c.unservedSince = time.Time{}
 	case c.unservedSince.IsZero():
 		c.unservedSince = now
-	case now.Sub(later(c.unservedSince, m.delivered[st.Holder])) > simTTL+slack:
+	case now.Sub(later(c.unservedSince, m.delivered[st.Holder])) > workflows.LeaseTTL+slack:
 		m.fail("(c) the lease stays with %s, which stopped asking %s ago", st.Holder, now.Sub(c.unservedSince))
 	}
 	for holder := range m.stopped {
 		at := m.quietSince(holder)
-		if now.Sub(at) <= simTTL+slack {
+		if now.Sub(at) <= workflows.LeaseTTL+slack {
 			continue
 		}
 		if st.Holder == holder || slices.ContainsFunc(st.Waiters, func(w workflows.LeaseWaiter) bool { return w.Holder == holder }) {

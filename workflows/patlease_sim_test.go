@@ -22,14 +22,11 @@ import (
 // messages, while the workflow continues as new at random points. The
 // checks of SPEC §2's invariants live in patlease_schedule_test.go.
 
-// Client timing, as app.FleetLock's.
+// Client timing, as app.FleetLock's (the lease's own timing is workflows').
 const (
-	simTTL        = 10 * time.Second
-	simRenewEvery = 2 * time.Second
-	simMargin     = 4 * time.Second
-	simStep       = 50 * time.Millisecond // the driver's tick; polls of the next in line round up to it
-	simPollOther  = 250 * time.Millisecond
-	simQuickTry   = 300 * time.Millisecond
+	simStep      = 50 * time.Millisecond // the driver's tick; polls of the next in line round up to it
+	simPollOther = 250 * time.Millisecond
+	simQuickTry  = 300 * time.Millisecond
 )
 
 // leaseSchedule is what one seed draws.
@@ -196,7 +193,7 @@ func (m *leaseSim) step(p *simProcess, now time.Time) {
 			return
 		}
 		if p.asked.IsZero() || now.Sub(p.asked) >= workflows.LeaseAskEvery {
-			m.signal(workflows.LeaseAsk, workflows.LeaseRequest{Holder: p.holder, TTL: simTTL, Urgency: p.urgency})
+			m.signal(workflows.LeaseAsk, workflows.LeaseRequest{Holder: p.holder, TTL: workflows.LeaseTTL, Urgency: p.urgency})
 			p.asked = now
 		}
 		poll := simPollOther
@@ -230,7 +227,7 @@ func (m *leaseSim) step(p *simProcess, now time.Time) {
 			m.stop(p, now)
 			m.signal(workflows.LeaseRelease, workflows.LeaseRequest{Holder: p.holder})
 			p.state = idle
-		case !p.renewing && now.Sub(p.renewSent) >= simRenewEvery:
+		case !p.renewing && now.Sub(p.renewSent) >= workflows.LeaseRenewEvery:
 			m.renew(p, now)
 		}
 	}
@@ -290,13 +287,13 @@ func (m *leaseSim) sendRenew(p *simProcess, holder, id string, now time.Time) {
 				return
 			}
 			grant := v.(workflows.LeaseGrant)
-			p.deadline = now.Add(grant.TTL - simMargin)
+			p.deadline = now.Add(grant.TTL - workflows.LeaseMargin)
 			if p.state == claiming {
 				p.state, p.heldSince = holding, m.env.Now()
 				p.holdUntil = p.heldSince.Add(time.Duration(m.r.Int64N(int64(m.s.maxHold))))
 			}
 		},
-	}, workflows.LeaseRequest{Holder: holder, TTL: simTTL})
+	}, workflows.LeaseRequest{Holder: holder, TTL: workflows.LeaseTTL})
 }
 
 func newLeaseSim(s leaseSchedule) *leaseSim {
@@ -310,7 +307,7 @@ func newLeaseSim(s leaseSchedule) *leaseSim {
 // run plays the schedule through as many runs of the workflow as it
 // continues as new into.
 func (m *leaseSim) run() error {
-	input := workflows.PATLeaseV2Input{TTL: simTTL}
+	input := workflows.PATLeaseV2Input{TTL: workflows.LeaseTTL}
 	start := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 	end := start.Add(m.s.length)
 	for ; ; m.runs++ {
