@@ -205,8 +205,30 @@ func (a *cli) workflowID(kind, subject string) string {
 	return kind + "/" + rand.Text()[:8]
 }
 
+// invalid refuses an input its workflow would reject, before anything is
+// started: a typo exits 2 and leaves no FAILED workflow in the UI.
+func (a *cli) invalid(workflowType string, input any) (int, bool) {
+	v, ok := input.(interface{ Validate() error })
+	if !ok {
+		return 0, false
+	}
+	err := v.Validate()
+	if err == nil {
+		return 0, false
+	}
+	msg := err.Error()
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg = app.Message()
+	}
+	return a.usageError("%s: %s (nothing was started)", workflowType, msg), true
+}
+
 // execute starts a workflow and, with --wait, prints its result.
 func (a *cli) execute(workflowType, id string, input, result any, show func(w io.Writer)) int {
+	if code, bad := a.invalid(workflowType, input); bad {
+		return code
+	}
 	c, ctx, done, ok := a.connect()
 	if !ok {
 		return exitFailed

@@ -49,6 +49,9 @@ func cmdReconcile(a *cli, args []string) int {
 
 // reconcilePublish starts an approve-mode run and prints its plan once built.
 func (a *cli) reconcilePublish(in workflows.ReconcileInput) int {
+	if code, bad := a.invalid(workflows.ReconcileWorkflow, in); bad {
+		return code
+	}
 	c, ctx, done, ok := a.connect()
 	if !ok {
 		return exitFailed
@@ -119,6 +122,10 @@ func (a *cli) reconcileSchedule(args []string) int {
 	if *every < time.Minute {
 		return a.usageError("reconcile schedule: --every must be at least 1m (e.g. 1h)")
 	}
+	in := workflows.ReconcileInput{Mode: workflows.ReconcilePlanOnly, InactiveDays: *inactiveDays}
+	if code, bad := a.invalid(workflows.ReconcileWorkflow, in); bad {
+		return code
+	}
 	c, ctx, done, ok := a.connect()
 	if !ok {
 		return exitFailed
@@ -133,7 +140,7 @@ func (a *cli) reconcileSchedule(args []string) int {
 		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: *every}}},
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{ID: "reconcile/" + a.taskQueue, Workflow: workflows.ReconcileWorkflow, TaskQueue: a.taskQueue,
-			Args: []any{workflows.ReconcileInput{Mode: workflows.ReconcilePlanOnly, InactiveDays: *inactiveDays}}},
+			Args: []any{in}},
 	})
 	if err != nil {
 		return a.printFailure(ctx, err, id)

@@ -69,16 +69,35 @@ func SetSiteRole(ctx workflow.Context, in SetSiteRoleInput) (*SetSiteRoleResult,
 func changeRole(ctx workflow.Context, name string, in ProvisionInput, parse func(string) (tableau.SiteRole, error)) (res *RoleResult, err error) {
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s %s → %s", name, clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
 	defer func() { res, err = shown(ctx, res, err, (*RoleResult).message) }()
+	role, err := in.checked(parse)
+	if err != nil {
+		return nil, err
+	}
+	return setRole(ctx, in.User, role, in.KeepHigher, tableau.SiteRole(in.IfRole))
+}
+
+// checked is the input's role, or its problems, each naming its field.
+func (in ProvisionInput) checked(parse func(string) (tableau.SiteRole, error)) (tableau.SiteRole, error) {
 	p := problems(in.problems)
 	p.checkUserName("user", in.User)
 	role := p.checkRole("role", in.Role, parse)
 	if len(in.IfRole) > 64 {
 		p.add("ifRole", "is %d bytes long; a site role is at most 64", len(in.IfRole))
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return setRole(ctx, in.User, role, in.KeepHigher, tableau.SiteRole(in.IfRole))
+	return role, p.err()
+}
+
+// Validate checks the input as Provision does before it calls Tableau, so
+// a caller (starter) refuses a typo without starting a workflow that fails.
+func (in ProvisionInput) Validate() error {
+	_, err := in.checked(tableau.ParseProvisionableRole)
+	return err
+}
+
+// Validate checks the input as SetSiteRole does.
+func (in SetSiteRoleInput) Validate() error {
+	_, err := ProvisionInput(in).checked(tableau.ParseSettableRole)
+	return err
 }
 
 // setRole is the look-up activity, the comparison here in the workflow, and
@@ -212,20 +231,33 @@ type DeprovisionResult struct {
 	Owned *activities.OwnedContent `json:"owned,omitempty"`
 }
 
+// checked is the revoked role and the one the user falls back to, or the
+// input's problems.
+func (in DeprovisionInput) checked() (revoked, next tableau.SiteRole, err error) {
+	p := problems(in.problems)
+	p.checkUserName("user", in.User)
+	revoked = p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
+	next = tableau.RoleUnlicensed
+	if in.FallbackRole != "" {
+		next = p.checkRole("fallbackRole", in.FallbackRole, tableau.ParseProvisionableRole)
+	}
+	return revoked, next, p.err()
+}
+
+// Validate checks the input as Deprovision does before it calls Tableau.
+func (in DeprovisionInput) Validate() error {
+	_, _, err := in.checked()
+	return err
+}
+
 // Deprovision sets the user's role to Unlicensed (or FallbackRole) only when
 // the revoked role is the user's current one, so a stale or secondary grant
 // never strips access the user still holds. It never deletes the user.
 func Deprovision(ctx workflow.Context, in DeprovisionInput) (res *DeprovisionResult, err error) {
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Deprovision %s (revoke %s)", clip.Text(in.User, maxFieldBytes), clip.Text(in.Role, maxFieldBytes)))
 	defer func() { res, err = shown(ctx, res, err, (*DeprovisionResult).message) }()
-	p := problems(in.problems)
-	p.checkUserName("user", in.User)
-	revoked := p.checkRole("role", in.Role, tableau.ParseProvisionableRole)
-	next := tableau.RoleUnlicensed
-	if in.FallbackRole != "" {
-		next = p.checkRole("fallbackRole", in.FallbackRole, tableau.ParseProvisionableRole)
-	}
-	if err := p.err(); err != nil {
+	revoked, next, err := in.checked()
+	if err != nil {
 		return nil, err
 	}
 	ctx = workflow.WithActivityOptions(ctx, accessActivity)

@@ -93,6 +93,12 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 	return plan, nil
 }
 
+// Validate checks the input as Reconcile does before it reads anything.
+func (in ReconcileInput) Validate() error {
+	_, _, err := in.check()
+	return err
+}
+
 func (in ReconcileInput) check() (maxChanges int, within time.Duration, err error) {
 	p := problems(in.problems)
 	switch in.Mode {
