@@ -5,6 +5,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"tabflow/internal/words"
 	"tabflow/tableau"
 	"tabflow/workflows"
 )
@@ -51,7 +52,7 @@ func showUsers(w io.Writer, users []tableau.User) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.SiteRole, last, u.ID)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d users\n", len(users))
+	fmt.Fprintln(w, words.Count(len(users), "user"))
 }
 
 func showSearch(w io.Writer, res tableau.SearchResult) {

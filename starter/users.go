@@ -8,6 +8,7 @@ import (
 	"io"
 	"text/tabwriter"
 
+	"tabflow/internal/words"
 	"tabflow/tableau"
 	"tabflow/workflows"
 )
@@ -107,7 +108,7 @@ func (p *userPrinter) flush() error {
 func (p *userPrinter) close() {
 	p.flush()
 	if p.table != nil {
-		fmt.Fprintf(p.w, "%d users\n", p.count)
+		fmt.Fprintln(p.w, words.Count(p.count, "user"))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"tabflow/activities"
 	"tabflow/internal/clip"
+	"tabflow/internal/words"
 	"tabflow/tableau"
 )
 
@@ -76,6 +77,13 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 	if err != nil { // a continue-as-new too
 		return nil, err
 	}
+	// An empty list reads [] in the result, as starter --json prints it, not null.
+	if built.Changes == nil {
+		built.Changes = []DriftChange{}
+	}
+	if built.Inactive == nil {
+		built.Inactive = []InactiveUser{}
+	}
 	plan = &built
 	workflow.SetCurrentDetails(ctx, plan.Message)
 	switch mode := in.Mode; {
@@ -83,7 +91,7 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 		plan.Message += ". Plan only: nothing changed"
 		return plan, nil
 	case mode == ReconcileAuto && plan.Drifted > maxChanges:
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d changes exceed maxChanges %d: nothing applied (%s)", plan.Drifted, maxChanges, plan.Message), ErrTooManyChanges, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s, more than maxChanges %d: nothing applied (%s)", words.Count(plan.Drifted, "change"), maxChanges, plan.Message), ErrTooManyChanges, nil)
 	case mode == ReconcileApprove && !awaitApproval(ctx, plan, within):
 		plan.Message += fmt.Sprintf(". Not approved within %s: nothing applied", within)
 		return plan, nil
@@ -161,7 +169,7 @@ func awaitApproval(ctx workflow.Context, plan *ReconcilePlan, within time.Durati
 	approved := false
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, ApproveUpdate, func(ctx workflow.Context, in ApproveInput) (string, error) {
 		approved = true
-		return fmt.Sprintf("plan %s approved: applying %d changes", plan.PlanID, len(plan.Changes)), nil
+		return fmt.Sprintf("plan %s approved: applying %s", plan.PlanID, words.Count(len(plan.Changes), "change")), nil
 	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, in ApproveInput) error {
 		if err := problems(in.problems).err(); err != nil {
 			return err

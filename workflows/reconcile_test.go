@@ -77,7 +77,7 @@ func TestReconcileAutoRefusesMoreThanMaxChanges(t *testing.T) {
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
 	assert.Equal(t, workflows.ErrTooManyChanges, appErr.Type())
 	assert.True(t, appErr.NonRetryable())
-	assert.Contains(t, appErr.Message(), "2 changes exceed maxChanges 1")
+	assert.Contains(t, appErr.Message(), "2 changes, more than maxChanges 1")
 	assert.Empty(t, *sent, "nothing applied")
 }
 
@@ -180,7 +180,7 @@ func TestReconcileAutoCountsEveryDriftedUser(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr), "%v", env.GetWorkflowError())
 	assert.Equal(t, workflows.ErrTooManyChanges, appErr.Type())
-	assert.Contains(t, appErr.Message(), "1800 changes exceed maxChanges 1000")
+	assert.Contains(t, appErr.Message(), "1800 changes, more than maxChanges 1000")
 	assert.Equal(t, []int{1, 2, 3}, pages)
 }
 
@@ -223,4 +223,17 @@ func TestReconcileContinuesAsNewWithABoundedPlan(t *testing.T) {
 		break
 	}
 	assert.Len(t, pages, 250)
+}
+
+// A site with no drift reads [] (not null) for its changes and inactive
+// users in the raw result, as starter --json prints them.
+func TestReconcileEmptyListsAreEmptyNotNull(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.CountEntities, mock.Anything, mock.Anything).Return(1, nil)
+	env.OnActivity(acts.CompareUsers, mock.Anything, mock.Anything).Return(activities.UsersComparison{Total: 1, Read: 1, Managed: 1}, nil)
+	env.ExecuteWorkflow(workflows.ReconcileWorkflow, workflows.ReconcileInput{})
+	var raw json.RawMessage
+	require.NoError(t, env.GetWorkflowResult(&raw))
+	assert.Contains(t, string(raw), `"changes":[]`)
+	assert.Contains(t, string(raw), `"inactive":[]`)
 }

@@ -47,7 +47,7 @@ func TestReconcileDriftPlanApproveApply(t *testing.T) {
 
 	r = s.starter(t, "reconcile", "--apply", "--max-changes", "1")
 	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "2 changes exceed maxChanges 1: nothing applied")
+	assert.Contains(t, r.stderr, "2 changes, more than maxChanges 1: nothing applied")
 	assert.Equal(t, "Viewer", role("newhire@example.com"))
 
 	// Publish for approval; meanwhile ana is granted Creator for real.
