@@ -77,13 +77,6 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 	if err != nil { // a continue-as-new too
 		return nil, err
 	}
-	// An empty list reads [] in the result, as starter --json prints it, not null.
-	if built.Changes == nil {
-		built.Changes = []DriftChange{}
-	}
-	if built.Inactive == nil {
-		built.Inactive = []InactiveUser{}
-	}
 	plan = &built
 	workflow.SetCurrentDetails(ctx, plan.Message)
 	switch mode := in.Mode; {
