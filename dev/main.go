@@ -51,19 +51,17 @@ func run(ctx context.Context, f app.Flags, db string, port, uiPort, sandboxPort 
 	sandbox := !tableauConfigured(f.ConnectionFile)
 	// Every address dev will listen on, checked first, so a taken one is
 	// named in one line rather than failing half-way through start-up.
-	type addrFlag struct{ addr, flag string }
 	local := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-	addrs := []addrFlag{{local(port), "-port"}, {local(uiPort), "-ui-port"}}
+	addrs := []app.Listener{{Addr: local(port), Flag: "-port", Likely: "a Temporal server (another dev, or temporal server start-dev)"},
+		{Addr: local(uiPort), Flag: "-ui-port", Likely: "a Temporal Web UI (another dev, or temporal server start-dev)"}}
 	if sandbox {
-		addrs = append(addrs, addrFlag{local(sandboxPort), "-sandbox-port"})
+		addrs = append(addrs, app.Listener{Addr: local(sandboxPort), Flag: "-sandbox-port", Likely: "another dev's sandbox Tableau"})
 	}
 	if f.HTTPAddress != "" {
-		addrs = append(addrs, addrFlag{f.HTTPAddress, "-http-address (metrics and probes; empty turns them off)"})
+		addrs = append(addrs, app.Listener{Addr: f.HTTPAddress, Flag: "-http-address (metrics and probes; empty turns them off)", Likely: "a tabflow worker's metrics, or another program"})
 	}
-	for _, a := range addrs {
-		if err := addrFree(a.addr); err != nil {
-			return fmt.Errorf("%s is taken (%v; a Temporal dev server or Prometheus already running?): stop it, or choose another with %s", a.addr, err, a.flag)
-		}
+	if err := app.CheckFree(addrs); err != nil {
+		return err
 	}
 	if db != "" {
 		if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
@@ -129,12 +127,4 @@ func tableauConfigured(connectionFile string) bool {
 	}
 	_, err := os.Stat(connectionFile)
 	return !errors.Is(err, fs.ErrNotExist)
-}
-
-func addrFree(addr string) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return l.Close()
 }
