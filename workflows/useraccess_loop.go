@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -36,13 +37,30 @@ func registerAccess[E any](ctx workflow.Context, st *UserAccessState, grants fun
 	if err := workflow.SetQueryHandler(ctx, HistoryQuery, st.historyPage); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return grants(), nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, GrantsQuery, func() ([]Grant, error) { return inSeconds(grants()), nil }); err != nil {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, ExpectedQuery, func() (tableau.SiteRole, error) { return expectedRole(grants()), nil }); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, AccessUpdate, onUpdate, workflow.UpdateHandlerOptions{Validator: validate})
+}
+
+// inSeconds shows grants' times to the second, as the records that gave
+// them say them (an expiry counted from an event's arrival has nanoseconds).
+func inSeconds(grants []Grant) []Grant {
+	second := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		s := t.Truncate(time.Second)
+		return &s
+	}
+	out := slices.Clone(grants)
+	for i := range out {
+		out[i].ExpiresAt, out[i].RetryAt = second(out[i].ExpiresAt), second(out[i].RetryAt)
+	}
+	return out
 }
 
 // awaitAnswer waits for the record that answers an update's ticket.

@@ -230,6 +230,7 @@ func TestUserAccessTimeBoundGrants(t *testing.T) {
 	require.Len(t, grants, 2, "Viewer for good, Creator until its expiry: %+v", grants)
 	assert.Nil(t, grants[0].ExpiresAt)
 	require.NotNil(t, grants[1].ExpiresAt)
+	assert.Equal(t, elevated.ExpiresAt, grants[1].ExpiresAt.Format(time.RFC3339Nano), "one time, one format: the grants query says the expiry as the answer does")
 	last := res.History[len(res.History)-1]
 	assert.Equal(t, workflows.OutcomeExpired, last.Outcome, "%+v", res.History)
 	assert.Equal(t, "Creator", last.Role)
