@@ -182,15 +182,8 @@ func (a *cli) accessShow(args []string) int {
 		if len(out.Grants) == 0 {
 			fmt.Fprintln(w, "  (none)")
 		}
-		for _, g := range out.Grants {
-			until := "until revoked"
-			switch {
-			case g.Source == workflows.SourceTableau:
-				until = "given in Tableau (kept: a grant never lowers it)"
-			case g.ExpiresAt != nil:
-				until = "until " + g.ExpiresAt.Format(time.RFC3339)
-			}
-			fmt.Fprintf(w, "  %s %s\n", g.Role, until)
+		for _, line := range grantLines(out.Grants) {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
 		fmt.Fprintln(w, "\nhistory:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -200,6 +193,32 @@ func (a *cli) accessShow(args []string) int {
 		}
 		tw.Flush()
 	})
+}
+
+// grantLines says each role the entity holds once, with every reason it
+// holds it (a grant until revoked or until a time, access given in
+// Tableau), so one role never reads as two.
+func grantLines(grants []workflows.Grant) []string {
+	var roles []tableau.SiteRole
+	reasons := map[tableau.SiteRole][]string{}
+	for _, g := range grants {
+		if _, seen := reasons[g.Role]; !seen {
+			roles = append(roles, g.Role)
+		}
+		reason := "until revoked"
+		switch {
+		case g.Source == workflows.SourceTableau:
+			reason = "given in Tableau (kept: a grant never lowers it)"
+		case g.ExpiresAt != nil:
+			reason = "until " + g.ExpiresAt.Format(time.RFC3339)
+		}
+		reasons[g.Role] = append(reasons[g.Role], reason)
+	}
+	lines := make([]string, len(roles))
+	for i, r := range roles {
+		lines[i] = string(r) + " " + strings.Join(reasons[r], ", and ")
+	}
+	return lines
 }
 
 func cmdAccess(a *cli, args []string) int {
