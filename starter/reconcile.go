@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -102,6 +104,10 @@ func (a *cli) reconcileApprove(args []string) int {
 		err = h.Get(ctx, nil)
 	}
 	if err != nil {
+		if over, ok := a.runEnded(ctx, c); ok {
+			fmt.Fprintf(a.errOut, "error: %s is no longer waiting for approval: %s\nMake a new plan with: starter reconcile --approve\n", a.id, over)
+			return exitFailed
+		}
 		return a.printFailure(ctx, err, a.id)
 	}
 	var plan workflows.ReconcilePlan
@@ -109,6 +115,21 @@ func (a *cli) reconcileApprove(args []string) int {
 		return a.printFailure(ctx, err, a.id)
 	}
 	return a.print(plan, func(w io.Writer) { showPlan(w, plan) })
+}
+
+// runEnded says how the Reconcile run --id ended, if it has: an approval
+// sent after its deadline (or twice) reaches a closed run, which Temporal
+// words as "workflow execution already completed".
+func (a *cli) runEnded(ctx context.Context, c client.Client) (string, bool) {
+	d, err := c.DescribeWorkflowExecution(ctx, a.id, "")
+	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return "", false
+	}
+	var plan workflows.ReconcilePlan
+	if c.GetWorkflow(ctx, a.id, "").Get(ctx, &plan) == nil && plan.Message != "" {
+		return "the run ended: " + plan.Message, true
+	}
+	return "the run " + strings.ToLower(strings.TrimPrefix(d.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), true
 }
 
 // reconcileSchedule creates a Temporal Schedule of plan runs.

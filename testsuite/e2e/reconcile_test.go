@@ -68,6 +68,11 @@ func TestReconcileDriftPlanApproveApply(t *testing.T) {
 	assert.Equal(t, 1, plan.Applied, "newhire restored; ana's plan line is moot: her Creator is a grant now")
 	assert.Equal(t, "Creator", role("newhire@example.com"))
 	assert.Equal(t, "Creator", role("ana@example.com"), "the plan did not undo the grant made while it waited")
+	r = s.starter(t, "reconcile", "approve", "--id", "reconcile-approve", "--plan-id", m[1])
+	assert.Equal(t, 1, r.code, "an approval after the run ended")
+	assert.Contains(t, r.stderr, "reconcile-approve is no longer waiting for approval: the run ended: ")
+	assert.Contains(t, r.stderr, "Make a new plan with: starter reconcile --approve")
+	assert.NotContains(t, r.stderr, "already completed", "said in words, not Temporal's")
 
 	var history []workflows.AccessRecord
 	v, err := s.client.QueryWorkflow(ctx, workflows.UserAccessWorkflowID(workflows.TaskQueue, "newhire@example.com"), "", workflows.HistoryQuery)
