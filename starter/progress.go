@@ -24,6 +24,18 @@ func summary(workflowType string, input any) string {
 		return fmt.Sprintf("Deprovision %s (revoke %s)", in.User, in.Role)
 	case workflows.SetSiteRoleInput:
 		return fmt.Sprintf("SetSiteRole %s → %s", in.User, in.Role)
+	case workflows.ReconcileInput:
+		switch in.Mode {
+		case workflows.ReconcileAuto:
+			limit := "maxChanges"
+			if in.MaxChanges != nil {
+				limit = fmt.Sprint(*in.MaxChanges)
+			}
+			return "Reconcile, auto: applies at once if at most " + limit + " users drifted"
+		case workflows.ReconcileApprove:
+			return fmt.Sprintf("Reconcile, approve: a plan that waits %s for approval", in.ApproveWithin)
+		}
+		return "Reconcile, plan only: changes nothing"
 	}
 	return workflowType + " (started by tabflow starter)"
 }
