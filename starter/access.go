@@ -157,11 +157,7 @@ func (a *cli) accessShow(args []string) int {
 	}
 	defer done()
 	id := workflows.UserAccessWorkflowID(a.taskQueue, user)
-	var out struct {
-		WorkflowID string                   `json:"workflowId"`
-		Grants     []workflows.Grant        `json:"grants"`
-		History    []workflows.AccessRecord `json:"history"`
-	}
+	var out entityView
 	out.WorkflowID = id
 	for _, q := range []struct {
 		name string
@@ -177,22 +173,37 @@ func (a *cli) accessShow(args []string) int {
 			return exitFailed
 		}
 	}
-	return a.print(out, func(w io.Writer) {
-		fmt.Fprintf(w, "%s\n\ngrants:\n", id)
-		if len(out.Grants) == 0 {
-			fmt.Fprintln(w, "  (none)")
+	return a.print(out, func(w io.Writer) { showEntity(w, out) })
+}
+
+// entityView is what access show prints: the entity's grants and latest records.
+type entityView struct {
+	WorkflowID string                   `json:"workflowId"`
+	Grants     []workflows.Grant        `json:"grants"`
+	History    []workflows.AccessRecord `json:"history"`
+}
+
+// showEntity prints the grants once per role and the records with their
+// warnings (a group that licenses at sign-in, an identity provider, owned
+// content, drift): where an admin reads what a change did.
+func showEntity(w io.Writer, v entityView) {
+	fmt.Fprintf(w, "%s\n\ngrants:\n", v.WorkflowID)
+	if len(v.Grants) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, line := range grantLines(v.Grants) {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	fmt.Fprintln(w, "\nhistory:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SEQ\tOP\tROLE\tREQUEST\tOUTCOME\tMESSAGE")
+	for _, r := range v.History {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Op, r.Role, r.RequestID, r.Outcome, r.Message)
+		for _, warning := range r.Warnings {
+			fmt.Fprintf(tw, "  \t\t\t\t\twarning: %s\n", warning)
 		}
-		for _, line := range grantLines(out.Grants) {
-			fmt.Fprintf(w, "  %s\n", line)
-		}
-		fmt.Fprintln(w, "\nhistory:")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  SEQ\tOP\tROLE\tREQUEST\tOUTCOME\tMESSAGE")
-		for _, r := range out.History {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Op, r.Role, r.RequestID, r.Outcome, r.Message)
-		}
-		tw.Flush()
-	})
+	}
+	tw.Flush()
 }
 
 // grantLines says each role the entity holds once, with every reason it

@@ -181,6 +181,11 @@ func showPlan(w io.Writer, p workflows.ReconcilePlan) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.User, c.Expected, c.Actual)
 		}
 		tw.Flush()
+		for _, c := range p.Changes { // what may undo a change, where the admin decides on it
+			for _, warning := range c.Warnings {
+				fmt.Fprintf(w, "  warning for %s: %s\n", c.User, warning)
+			}
+		}
 	}
 	if p.Unmanaged.Count > 0 {
 		fmt.Fprintf(w, "\nlicensed without an entity (%d; first %d):\n", p.Unmanaged.Count, len(p.Unmanaged.Users))
