@@ -89,6 +89,9 @@ func Reconcile(ctx workflow.Context, in ReconcileInput) (*ReconcilePlan, error) 
 		plan.Message += fmt.Sprintf(". Not approved within %s: nothing applied", within)
 		return plan, nil
 	}
+	// The UI's current details follow the run: applying takes a while, and
+	// the plan query shows applied 0 until each entity has answered.
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("%s. Applying %s through the entities…", plan.Message, words.Count(len(plan.Changes), "change")))
 	applyPlan(ctx, plan)
 	workflow.SetCurrentDetails(ctx, plan.Message)
 	return plan, nil
@@ -206,7 +209,7 @@ func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(rec.Message, 300)))
 		}
 	}
-	plan.Message += fmt.Sprintf(". Applied %d of %d changes through the entities", plan.Applied, len(plan.Changes))
+	plan.Message += fmt.Sprintf(". Applied %d of %s through the entities", plan.Applied, words.Count(len(plan.Changes), "change"))
 	if stale > 0 {
 		plan.Message += fmt.Sprintf(" (%d stale: Tableau or the grants changed since the plan, so nothing was changed for them)", stale)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -236,4 +237,28 @@ func TestReconcileEmptyListsAreEmptyNotNull(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&raw))
 	assert.Contains(t, string(raw), `"changes":[]`)
 	assert.Contains(t, string(raw), `"inactive":[]`)
+}
+
+// While an approved or automatic plan is applied, the UI's current details
+// say so (the plan query shows applied 0 until each entity answers).
+func TestReconcileSaysWhileItApplies(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(acts.CountEntities, mock.Anything, mock.Anything).Return(1, nil)
+	env.OnActivity(acts.CompareUsers, mock.Anything, mock.Anything).Return(activities.UsersComparison{Total: 1, Read: 1, Managed: 1, DriftCount: 1,
+		Drift: []activities.ComparedUser{{Name: "ben@example.com", Role: "Viewer", Expected: "Creator"}}}, nil)
+	env.OnActivity(acts.SendToEntity, mock.Anything, mock.Anything).Return(json.RawMessage(`{"outcome":"applied","message":"ok"}`), nil).After(time.Minute)
+	var during string
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow("__temporal_workflow_metadata")
+		require.NoError(t, err)
+		var meta sdkpb.WorkflowMetadata
+		require.NoError(t, v.Get(&meta))
+		during = meta.GetCurrentDetails()
+	}, 30*time.Second)
+	one := 1
+	env.ExecuteWorkflow(workflows.ReconcileWorkflow, workflows.ReconcileInput{Mode: workflows.ReconcileAuto, MaxChanges: &one})
+	var plan workflows.ReconcilePlan
+	require.NoError(t, env.GetWorkflowResult(&plan))
+	assert.Contains(t, during, "Applying 1 change through the entities…")
+	assert.Contains(t, plan.Message, "Applied 1 of 1 change through the entities")
 }
