@@ -27,6 +27,9 @@ func TestTyposExitTwoWithNothingStarted(t *testing.T) {
 		{[]string{"reconcile", "--inactive-days", "-3"}, "inactiveDays must not be negative"},
 		{[]string{"reconcile", "--approve", "--inactive-days", "-3"}, "inactiveDays must not be negative"},
 		{[]string{"reconcile", "schedule", "--every", "1h", "--inactive-days", "-1"}, "inactiveDays must not be negative"},
+		{[]string{"users", "get", "--user", "ana@example.com "}, "must not start or end with spaces"},
+		{[]string{"request", "--method", "FETCH", "--path", "sites/{site-id}/users"}, `method "FETCH" must be one of`},
+		{[]string{"request", "--method", "POST", "--path", "auth/signin"}, "path"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {

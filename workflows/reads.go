@@ -105,8 +105,8 @@ type GetUserInput struct {
 	inputProblems
 }
 
-// GetUser returns one site user by name or ID.
-func GetUser(ctx workflow.Context, in GetUserInput) (*tableau.User, error) {
+// Validate checks the input as GetUser does before it calls Tableau.
+func (in GetUserInput) Validate() error {
 	p := problems(in.problems)
 	switch {
 	case in.User != "" && in.ID != "":
@@ -118,7 +118,12 @@ func GetUser(ctx workflow.Context, in GetUserInput) (*tableau.User, error) {
 	default:
 		p.checkUserName("user", in.User)
 	}
-	if err := p.err(); err != nil {
+	return p.err()
+}
+
+// GetUser returns one site user by name or ID.
+func GetUser(ctx workflow.Context, in GetUserInput) (*tableau.User, error) {
+	if err := in.Validate(); err != nil {
 		return nil, err
 	}
 	if in.ID != "" {
@@ -267,6 +272,21 @@ var requestMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, h
 // relative to /api/{version}/, or /api/-/ when they start with "-/";
 // {site-id} and {user-id} are filled from the session.
 func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauRequestResult, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	opts := readActivity
+	if (in.Method == http.MethodPost || in.Method == http.MethodPatch) && !in.Retry {
+		opts = sendOnceActivity
+	}
+	res, err := runWith[TableauRequestResult](ctx, opts, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
+	return shown(ctx, res, err, func(r *TableauRequestResult) string {
+		return fmt.Sprintf("%s %s → %d", in.Method, clip.Text(in.Path, 200), r.Status)
+	})
+}
+
+// Validate checks the input as TableauRequest does before it calls Tableau.
+func (in TableauRequestInput) Validate() error {
 	p := problems(in.problems)
 	if !slices.Contains(requestMethods, in.Method) {
 		p.add("method", "%q must be one of %s", clip.Text(in.Method, 64), strings.Join(requestMethods, ", "))
@@ -287,17 +307,7 @@ func TableauRequest(ctx workflow.Context, in TableauRequestInput) (*TableauReque
 			p.add("body", "is not sent with %s", in.Method)
 		}
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	opts := readActivity
-	if (in.Method == http.MethodPost || in.Method == http.MethodPatch) && !in.Retry {
-		opts = sendOnceActivity
-	}
-	res, err := runWith[TableauRequestResult](ctx, opts, a.Request, activities.RequestInput{Method: in.Method, Path: in.Path, Query: in.Query, Body: in.Body})
-	return shown(ctx, res, err, func(r *TableauRequestResult) string {
-		return fmt.Sprintf("%s %s → %d", in.Method, clip.Text(in.Path, 200), r.Status)
-	})
+	return p.err()
 }
 
 // shown puts what a workflow found, or why it failed, in its current
