@@ -193,8 +193,8 @@ func awaitApproval(ctx workflow.Context, plan *ReconcilePlan, within time.Durati
 // still call for its expected one (SPEC §3.2).
 func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 	taskQueue := workflow.GetInfo(ctx).TaskQueueName
-	stale := 0
-	for _, c := range plan.Changes {
+	stale, warned := 0, 0
+	for i, c := range plan.Changes {
 		event, _ := json.Marshal(AccessEvent{Op: OpReconcile, RequestID: plan.PlanID, Expected: c.Expected, Actual: c.Actual})
 		in := activities.SendToEntityInput{WorkflowID: UserAccessWorkflowID(taskQueue, c.User), UpdateName: AccessUpdate, Event: event}
 		rec, err := runWith[AccessRecord](ctx, accessActivity, a.SendToEntity, in)
@@ -203,6 +203,12 @@ func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 			plan.Failed = append(plan.Failed, fmt.Sprintf("%s: %s", c.User, capText(activities.RootMessage(err), 300)))
 		case rec.Outcome == OutcomeApplied:
 			plan.Applied++
+			// What the entity read as it lowered the role is newer than
+			// what the plan read: the admin sees that, in the result.
+			plan.Changes[i].Warnings = rec.Warnings
+			if len(rec.Warnings) > 0 {
+				warned++
+			}
 		case rec.Outcome == OutcomeStale:
 			stale++
 		case rec.Outcome == OutcomeFailed || rec.Outcome == OutcomeRejected:
@@ -215,5 +221,8 @@ func applyPlan(ctx workflow.Context, plan *ReconcilePlan) {
 	}
 	if len(plan.Failed) > 0 {
 		plan.Message += fmt.Sprintf(" (%d failed)", len(plan.Failed))
+	}
+	if warned > 0 {
+		plan.Message += fmt.Sprintf(" (%s with warnings: a group or an identity provider may undo them, see each change)", words.Count(warned, "change"))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func reconcileEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]string) 
 	var sent []string
 	env.OnActivity(acts.SendToEntity, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SendToEntityInput) (json.RawMessage, error) {
 		sent = append(sent, in.WorkflowID+" "+string(in.Event))
+		if strings.HasSuffix(in.WorkflowID, "/ana@example.com") { // what the entity read as it demoted her
+			return json.RawMessage(`{"outcome":"applied","message":"ok","warnings":["group \"Sales (AD)\" licenses its members as Creator at sign-in (read at apply)"]}`), nil
+		}
 		return json.RawMessage(`{"outcome":"applied","message":"ok"}`), nil
 	})
 	return env, &sent
@@ -94,6 +98,10 @@ func TestReconcileAutoAppliesThroughTheEntities(t *testing.T) {
 	}
 	assert.Equal(t, []string{"tableau-access/default-test-taskqueue/ana@example.com " + event("Explorer", "Creator"),
 		"tableau-access/default-test-taskqueue/ben@example.com " + event("Creator", "Viewer")}, *sent, "each entity is told exactly what was approved")
+	assert.Equal(t, []string{`group "Sales (AD)" licenses its members as Creator at sign-in (read at apply)`}, plan.Changes[0].Warnings,
+		"the result carries what the entity warned as it applied ana's demotion")
+	assert.Empty(t, plan.Changes[1].Warnings)
+	assert.Contains(t, plan.Message, "Applied 2 of 2 changes through the entities (1 change with warnings: a group or an identity provider may undo them, see each change)")
 }
 
 func TestReconcileApproveWaitsForThisPlansID(t *testing.T) {
