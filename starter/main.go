@@ -54,7 +54,7 @@ func init() {
 		{"grant", "--user U --role R [--for D | --until T] [--request-id ID] [--at T]", "grant through the user's access entity (ordered; prints the outcome)", cmdGrant},
 		{"revoke", "--user U --role R [--request-id ID] [--at T]", "revoke through the user's access entity (ordered; prints the outcome)", cmdRevoke},
 		{"access", "show --user U", "the grants the user's access entity holds, and its history", cmdAccess},
-		{"reconcile", "[--apply | --approve] [--max-changes N] [--inactive-days N] | approve --id W --plan-id P | schedule --every D",
+		{"reconcile", "[--apply | --approve [--approve-within D]] [--max-changes N] [--inactive-days N] | approve --id W --plan-id P | schedule --every D",
 			"compare Tableau's roles with the entities' grants; apply, or publish for approval; or schedule plan runs", cmdReconcile},
 		{"healthcheck", "", "run the four connection checks", cmdHealthCheck},
 		{"users", "list|get|set-role", "site users: list [--filter F], get --user U|--id ID, set-role --user U --role R", cmdUsers},
