@@ -3,10 +3,12 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"tabflow/activities"
+	"tabflow/internal/words"
 )
 
 // Reconcile's plan (SPEC §3.2), in plain Go: Tableau's users against what
@@ -146,6 +148,9 @@ func driftChange(u activities.ComparedUser) DriftChange {
 func (p *ReconcileProgress) finish() ReconcilePlan {
 	var parts []string
 	parts = append(parts, fmt.Sprintf("%s drifted from their grants", people(p.Plan.Drifted)))
+	if warned := len(slices.DeleteFunc(slices.Clone(p.Plan.Changes), func(c DriftChange) bool { return len(c.Warnings) == 0 })); warned > 0 {
+		parts = append(parts, fmt.Sprintf("%s with warnings: a group or an identity provider may undo them (see each change)", words.Count(warned, "change")))
+	}
 	if p.Plan.Drifted > len(p.Plan.Changes) {
 		parts = append(parts, fmt.Sprintf("the first %s are listed: apply them and run again for the rest", thousands(len(p.Plan.Changes))))
 	}

@@ -68,8 +68,9 @@ func TestReconcilePlanChangesNothing(t *testing.T) {
 	assert.Equal(t, []string{"eve@example.com: could not ask its access entity for its grants: unknown query type expected"}, plan.Errors)
 	assert.Empty(t, *sent)
 	assert.NotEmpty(t, plan.PlanID)
-	assert.Contains(t, plan.Message, "2 users drifted from their grants; 1 user licensed without an entity (reported, never changed); 1 user inactive since")
+	assert.Contains(t, plan.Message, "1 user licensed without an entity (reported, never changed); 1 user inactive since")
 	assert.Contains(t, plan.Message, "1 user not compared: their entities did not answer (see errors)")
+	assert.Contains(t, plan.Message, "2 users drifted from their grants; 1 change with warnings: a group or an identity provider may undo them (see each change)", "the run's current details in the UI say a demotion may be undone")
 	assert.NotContains(t, plan.Message, "not on the site", "4 entities: 3 compared and 1 that did not answer")
 	assert.Contains(t, plan.Message, "Plan only: nothing changed")
 }
