@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"tabflow/internal/urgency"
 )
 
 // The rules of a PAT's fleet lease (PATLeaseV2), in plain Go: who holds it,
@@ -31,14 +33,9 @@ const (
 	// leaseStaleAfter is how old a waiter's last ask may be before it is
 	// dropped: three asks missed, still well within a TTL.
 	leaseStaleAfter = 3 * LeaseAskEvery
-	// leaseAgingStep is how long a waiter waits to gain one level of
-	// urgency, so the least urgent (5) is served like a revoke (1) after
-	// 4 × leaseAgingStep and no level starves.
-	leaseAgingStep = 15 * time.Second
 	// LeaseUrgencyDefault is the urgency of a request that names none: a
 	// direct Provision's (SPEC §3.3).
-	LeaseUrgencyDefault = 3
-	leaseUrgencyLeast   = 5
+	LeaseUrgencyDefault = urgency.Direct
 )
 
 // LeaseWaiter is a holder waiting for the lease.
@@ -93,15 +90,12 @@ func (b *leaseBook) ask(r LeaseRequest, now time.Time) {
 		}
 		return
 	}
-	urgency := r.Urgency
-	if urgency <= 0 || urgency > leaseUrgencyLeast {
-		urgency = LeaseUrgencyDefault
-	}
+	level := urgency.Of(r.Urgency)
 	if i := b.waiting(r.Holder); i >= 0 {
 		w := &b.Waiters[i]
-		w.Asked, w.TTL, w.Urgency = now, r.TTL, min(w.Urgency, urgency)
+		w.Asked, w.TTL, w.Urgency = now, r.TTL, min(w.Urgency, level)
 	} else {
-		b.Waiters = append(b.Waiters, LeaseWaiter{Holder: r.Holder, Urgency: urgency, Arrived: now, Asked: now, TTL: r.TTL})
+		b.Waiters = append(b.Waiters, LeaseWaiter{Holder: r.Holder, Urgency: level, Arrived: now, Asked: now, TTL: r.TTL})
 	}
 	b.settle(now)
 }
@@ -165,18 +159,14 @@ func (b *leaseBook) next() time.Time {
 }
 
 // sort orders the waiters as they will be served: by urgency, raised one
-// level per leaseAgingStep waited, then by arrival.
+// level per urgency.AgingStep waited, then by arrival.
 func (b *leaseBook) sort(now time.Time) {
 	slices.SortStableFunc(b.Waiters, func(x, y LeaseWaiter) int {
-		if d := effectiveUrgency(x, now) - effectiveUrgency(y, now); d != 0 {
+		if d := urgency.Effective(x.Urgency, now.Sub(x.Arrived)) - urgency.Effective(y.Urgency, now.Sub(y.Arrived)); d != 0 {
 			return d
 		}
 		return x.Arrived.Compare(y.Arrived)
 	})
-}
-
-func effectiveUrgency(w LeaseWaiter, now time.Time) int {
-	return max(1, w.Urgency-int(now.Sub(w.Arrived)/leaseAgingStep))
 }
 
 // status is what holder needs to know, as of now. Asked with no holder (an

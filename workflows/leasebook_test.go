@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"tabflow/internal/urgency"
 )
 
 var leaseT0 = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -74,7 +76,7 @@ func TestLeaseBookRules(t *testing.T) {
 			waiting: []string{"revoke", "grant", "provision", "list"}},
 		{name: "waiting raises urgency a level per aging step: no level starves",
 			start: PATLeaseV2Input{Holder: "a", Claimed: true, Expires: leaseT0.Add(time.Hour), HolderTTL: time.Hour,
-				Waiters: []LeaseWaiter{{Holder: "list", Urgency: 5, Arrived: leaseT0.Add(-4 * leaseAgingStep), Asked: leaseT0}}},
+				Waiters: []LeaseWaiter{{Holder: "list", Urgency: 5, Arrived: leaseT0.Add(-4 * urgency.AgingStep), Asked: leaseT0}}},
 			steps:  []step{{0, "ask", "revoke", 1}},
 			holder: "a", claimed: true, expires: time.Hour,
 			waiting: []string{"list", "revoke"}},
