@@ -61,7 +61,7 @@ const (
 func inSession[T any](ctx context.Context, a *Activities, budget time.Duration, fn func(ctx context.Context, s *tableau.Session) (T, error)) (T, error) {
 	defer heartbeat(ctx)()
 	var out T
-	err := a.Tableau.WithSession(ctx, budget, func(ctx context.Context, s *tableau.Session) error {
+	err := a.Tableau.WithSession(withUrgency(ctx), budget, func(ctx context.Context, s *tableau.Session) error {
 		var err error
 		out, err = fn(ctx, s)
 		return err
@@ -71,6 +71,16 @@ func inSession[T any](ctx context.Context, a *Activities, budget time.Duration, 
 		return zero, classify(ctx, err)
 	}
 	return out, nil
+}
+
+// withUrgency carries the activity's Temporal Priority to its session: the
+// order in which this worker's sessions take the PAT is the order Temporal
+// gave their tasks (SPEC §3.3).
+func withUrgency(ctx context.Context) context.Context {
+	if !activity.IsActivity(ctx) {
+		return ctx
+	}
+	return tableau.WithUrgency(ctx, activity.GetInfo(ctx).Priority.PriorityKey)
 }
 
 // heartbeat records heartbeats until the returned stop is called.

@@ -67,7 +67,7 @@ func (a *Activities) checkConnection(ctx context.Context) (ConnectionCheck, erro
 	var firstErr error
 	for i, p := range cfg.PATs() {
 		st := PATStatus{Name: p.Name}
-		err := a.Tableau.WithPATSession(ctx, i, CheckBudget, func(_ context.Context, s *tableau.Session) error {
+		err := a.Tableau.WithPATSession(withUrgency(ctx), i, CheckBudget, func(_ context.Context, s *tableau.Session) error {
 			st.OK, st.ExpiresInSeconds = true, expiry(s)
 			return nil
 		})

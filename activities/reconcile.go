@@ -196,7 +196,7 @@ func (a *Activities) readLicensing(ctx context.Context, users []tableau.User, dr
 	for _, u := range users {
 		byName[u.Name] = u
 	}
-	_ = a.Tableau.WithSession(ctx, AccessBudget, func(ctx context.Context, s *tableau.Session) error {
+	_ = a.Tableau.WithSession(withUrgency(ctx), AccessBudget, func(ctx context.Context, s *tableau.Session) error {
 		for _, i := range lowered {
 			u := byName[drift[i].Name]
 			lic := &Licensing{User: tableau.User{ID: u.ID, Name: u.Name, SiteRole: u.SiteRole, IdpConfigurationID: u.IdpConfigurationID, AuthSetting: u.AuthSetting}}

@@ -64,7 +64,7 @@ type heldLease struct {
 
 // Acquire takes the PAT's lease: handed over from this worker's previous
 // session when it still lingers, else from the lease workflow.
-func (l *FleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+func (l *FleetLock) Acquire(ctx context.Context, key string, urgency func() int) (<-chan struct{}, func(), error) {
 	l.mu.Lock()
 	if h := l.held[key]; h != nil && !h.inUse && !isClosed(h.lost) && h.linger.Stop() {
 		h.inUse = true
@@ -72,7 +72,7 @@ func (l *FleetLock) Acquire(ctx context.Context, key string) (<-chan struct{}, f
 		return h.lost, l.handOver(key, h), nil
 	}
 	l.mu.Unlock()
-	h, err := l.acquire(ctx, key)
+	h, err := l.acquire(ctx, key, urgency)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,17 +176,19 @@ const (
 	leaseAskLanding = time.Second
 )
 
-// acquire asks the lease workflow for the lease, waits for the grant
+// acquire asks the lease workflow for the lease at the urgency of the
+// sessions waiting for it (SPEC §3.3), waits for the grant
 // (polling its status, asking again so it stays queued), claims it and
 // keeps it renewed until end. Nothing waits inside the lease workflow, so a
 // crowd of waiting processes holds none of Temporal's in-flight updates.
-func (l *FleetLock) acquire(ctx context.Context, key string) (*heldLease, error) {
+func (l *FleetLock) acquire(ctx context.Context, key string, urgency func() int) (*heldLease, error) {
 	id := workflows.PATLeaseV2WorkflowID(key)
 	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: workflows.LeaseTTL}
 	var asked time.Time
 	var last error // the last failure talking to Temporal, reported if ctx ends
 	for {
 		if time.Since(asked) >= workflows.LeaseAskEvery {
+			req.Urgency = urgency() // a more urgent session may have queued behind this one
 			if last = l.leases.ask(ctx, id, req); last == nil {
 				asked = time.Now()
 			}

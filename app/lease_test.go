@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/mocks"
 
+	"tabflow/internal/urgency"
 	"tabflow/workflows"
 )
 
@@ -106,7 +107,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 			l := &FleetLock{identity: "test", leases: f}
 			ctx := testContext(t)
 			start := time.Now()
-			lost, release, err := l.Acquire(ctx, "key")
+			lost, release, err := l.Acquire(ctx, "key", direct)
 			require.NoError(t, err)
 			waitForLoss(ctx, t, lost)
 			assert.Less(t, time.Since(start), workflows.LeaseTTL-workflows.LeaseMargin/2, "given up with time to sign out before the lease expires")
@@ -119,7 +120,7 @@ func TestLeaseIsGivenUpBeforeItCanExpire(t *testing.T) {
 // A holder whose renewals succeed keeps its lease.
 func TestLeaseIsKeptWhileRenewed(t *testing.T) {
 	f := &fakeLeases{}
-	lost, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
+	lost, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key", direct)
 	require.NoError(t, err)
 	defer release()
 	select {
@@ -140,7 +141,7 @@ func TestLeaseDeadlineCountsFromTheClaim(t *testing.T) {
 		}
 		return workflows.LeaseStatus{Held: true, Position: -1}, nil
 	}}
-	lost, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
+	lost, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key", direct)
 	require.NoError(t, err)
 	defer release()
 	select {
@@ -165,7 +166,7 @@ func TestAWaiterStaysQueued(t *testing.T) {
 		}
 		return workflows.LeaseStatus{Held: true, Position: -1}, nil
 	}}
-	_, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key")
+	_, release, err := (&FleetLock{identity: "test", leases: f}).Acquire(testContext(t), "key", direct)
 	require.NoError(t, err)
 	release()
 	assert.Equal(t, 3, f.count("ask"), "the first ask, again after %s, and again once dropped (not while an ask is landing)", workflows.LeaseAskEvery)
@@ -188,7 +189,7 @@ func TestFailedAcquireWithdraws(t *testing.T) {
 	f := &fakeLeases{askErr: errors.New("PAT lease ask: connection refused")}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
-	_, _, err := (&FleetLock{identity: "test", leases: f}).Acquire(ctx, "key")
+	_, _, err := (&FleetLock{identity: "test", leases: f}).Acquire(ctx, "key", direct)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "connection refused")
 	assert.Equal(t, 1, f.count("release"), "withdrawn")
@@ -220,7 +221,7 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	l := &FleetLock{identity: "test", leases: f, linger: 500 * time.Millisecond}
 	ctx := testContext(t)
 	for range 5 { // back-to-back sessions: one acquire
-		_, release, err := l.Acquire(ctx, "key")
+		_, release, err := l.Acquire(ctx, "key", direct)
 		require.NoError(t, err)
 		release()
 	}
@@ -228,22 +229,22 @@ func TestLeaseIsHandedOverBetweenSessionsOfOneWorker(t *testing.T) {
 	assert.Eventually(t, func() bool { return f.count("release") == 1 }, 2*time.Second, 5*time.Millisecond, "released once no session follows")
 
 	// Past the quantum, with nobody else waiting, it keeps handing it over.
-	_, release, err := l.Acquire(ctx, "key")
+	_, release, err := l.Acquire(ctx, "key", direct)
 	require.NoError(t, err)
 	time.Sleep(handOverQuantum)
 	release()
-	_, release, err = l.Acquire(ctx, "key")
+	_, release, err = l.Acquire(ctx, "key", direct)
 	require.NoError(t, err)
 	release()
 	assert.Equal(t, 2, f.count("ask"), "kept past its quantum: nobody else waits")
 
 	// With others waiting, past the quantum the worker yields even with sessions following.
 	f.waiting = 1
-	_, release, err = l.Acquire(ctx, "key")
+	_, release, err = l.Acquire(ctx, "key", direct)
 	require.NoError(t, err)
 	time.Sleep(handOverQuantum + workflows.LeaseRenewEvery) // a renewal tells it others wait
 	release()
-	_, release, err = l.Acquire(ctx, "key")
+	_, release, err = l.Acquire(ctx, "key", direct)
 	require.NoError(t, err)
 	release()
 	assert.Equal(t, 3, f.count("ask"), "yielded after %s", handOverQuantum)
@@ -255,10 +256,10 @@ func TestCloseReleasesEveryLease(t *testing.T) {
 	f := &fakeLeases{releasing: 200 * time.Millisecond, waiting: 1}
 	l := &FleetLock{identity: "test", leases: f}
 	ctx := testContext(t)
-	_, release, err := l.Acquire(ctx, "lingers")
+	_, release, err := l.Acquire(ctx, "lingers", direct)
 	require.NoError(t, err)
 	release()
-	_, release, err = l.Acquire(ctx, "yields")
+	_, release, err = l.Acquire(ctx, "yields", direct)
 	require.NoError(t, err)
 	time.Sleep(handOverQuantum) // past its quantum: released in the background
 	release()
@@ -283,11 +284,11 @@ func TestLostLeaseIsNotHandedOver(t *testing.T) {
 	}}
 	l := &FleetLock{identity: "test", leases: f}
 	ctx := testContext(t)
-	lost, release, err := l.Acquire(ctx, "key")
+	lost, release, err := l.Acquire(ctx, "key", direct)
 	require.NoError(t, err)
 	waitForLoss(ctx, t, lost)
 	release()
-	_, release, err = l.Acquire(ctx, "key")
+	_, release, err = l.Acquire(ctx, "key", direct)
 	require.NoError(t, err)
 	defer release()
 	assert.Equal(t, 2, f.count("ask"), "asked again, not handed the lost lease")
@@ -302,3 +303,6 @@ func waitForLoss(ctx context.Context, t *testing.T, lost <-chan struct{}) {
 		t.Fatal("the lease was never given up")
 	}
 }
+
+// direct is a session's urgency when nothing more urgent waits behind it.
+func direct() int { return urgency.Direct }

@@ -76,6 +76,11 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	if f.LogWorkflows {
 		wopts.Interceptors = append(wopts.Interceptors, &finishedLogger{})
 	}
+	if n := cfg.SessionsAtOnce(); n > 0 {
+		if wopts.Tuner, err = sessionTuner(n); err != nil {
+			return err
+		}
+	}
 	w := worker.New(c, f.TaskQueue, wopts)
 	workflows.Register(w, &activities.Activities{Tableau: tc, Health: metrics, Temporal: c})
 	// Every worker also polls the lease task queue, whatever its own: the

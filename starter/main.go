@@ -253,7 +253,7 @@ func (a *cli) execute(workflowType, id string, input, result any, show func(w io
 // start starts a workflow.
 func (a *cli) start(ctx context.Context, c client.Client, workflowType, id string, input any) (client.WorkflowRun, error) {
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: a.taskQueue, StaticSummary: summary(workflowType, input),
+		ID: id, TaskQueue: a.taskQueue, StaticSummary: summary(workflowType, input), Priority: workflows.PriorityOf(workflowType),
 		// A running workflow with this ID is reported, never silently joined.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflowType, input)

@@ -161,7 +161,7 @@ func (a *cli) reconcileSchedule(args []string) int {
 		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: *every}}},
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		Action: &client.ScheduleWorkflowAction{ID: "reconcile/" + a.taskQueue, Workflow: workflows.ReconcileWorkflow, TaskQueue: a.taskQueue,
-			Args: []any{in}, StaticSummary: summary(workflows.ReconcileWorkflow, in) + " (scheduled every " + every.String() + ")"},
+			Args: []any{in}, Priority: workflows.PriorityOf(workflows.ReconcileWorkflow), StaticSummary: summary(workflows.ReconcileWorkflow, in) + " (scheduled every " + every.String() + ")"},
 	})
 	if err != nil {
 		return a.printFailure(ctx, err, id)

@@ -120,6 +120,16 @@ type PAT struct {
 	Secret Secret `json:"secret,omitzero"`
 }
 
+// SessionsAtOnce is how many sessions this connection may have live at
+// once in a process: one per PAT of the pool; 0 means no limit (JWT, UAT
+// and password sessions run in parallel).
+func (c Config) SessionsAtOnce() int {
+	if c.authMethod() != AuthPAT {
+		return 0
+	}
+	return len(c.PATs())
+}
+
 // PATs lists every PAT of the connection, the first one first.
 func (c Config) PATs() []PAT {
 	return append([]PAT{{Name: c.PATName, Secret: c.PATSecret}}, c.PATPool...)

@@ -8,8 +8,10 @@ import "context"
 // by key; lost is closed if the lease must be given up early (it could not be
 // renewed in time), and the session's calls are then abandoned and it signs
 // out before another worker can be granted the PAT. release ends the lease.
+// urgency is the level (SPEC §3.3) to ask at, read at each ask: it may rise
+// while the session waits, as more urgent ones queue behind it.
 type FleetLock interface {
-	Acquire(ctx context.Context, key string) (lost <-chan struct{}, release func(), err error)
+	Acquire(ctx context.Context, key string, urgency func() int) (lost <-chan struct{}, release func(), err error)
 }
 
 // WithFleetLock makes PAT sessions take a fleet-wide lease too (after the

@@ -3,18 +3,14 @@ package tableau
 import (
 	"context"
 	"fmt"
-	"reflect"
+	"slices"
 	"sync"
 	"time"
 )
 
 // Which PAT a session signs in with, one session per PAT at a time in this
-// process (Tableau allows one live session per PAT), and the PATs of a pool
-// Tableau rejected.
-
-// patLocks serialises sessions of one PAT inside this process: Tableau allows
-// one live session per PAT, and a second sign-in ends the first.
-var patLocks sync.Map // key → chan struct{} (capacity 1)
+// process (Tableau allows one live session per PAT; scheduler.go decides
+// whose turn it is), and the PATs of a pool Tableau rejected.
 
 // patBench holds PATs of a pool that Tableau rejected, left out until the
 // time stored (or until a health check finds them working again).
@@ -32,9 +28,10 @@ func benched(key string, now time.Time) bool {
 	return ok && now.Before(until.(time.Time))
 }
 
-// lockPAT takes the in-process lock of PAT want, or (want < 0) of any PAT of
-// the pool that is free, trying the pool round-robin and then waiting for the
-// first to come free. PATs Tableau rejected are passed over while others work.
+// lockPAT takes PAT want, or (want < 0) any PAT of the pool, in this
+// process: its turn comes from the session scheduler, by urgency then
+// arrival. A pool is tried round-robin, and PATs Tableau rejected are passed
+// over while others work.
 func (c *Client) lockPAT(ctx context.Context, want int) (release func(), pat int, err error) {
 	if c.cfg.authMethod() != AuthPAT {
 		return func() {}, 0, nil
@@ -57,35 +54,15 @@ func (c *Client) lockPAT(ctx context.Context, want int) (release func(), pat int
 		offset := int(c.nextPAT.Add(1)) % len(candidates)
 		candidates = append(candidates[offset:], candidates[:offset]...)
 	}
-	chans := make([]chan struct{}, len(candidates))
+	keys := make([]string, len(candidates))
 	for i, idx := range candidates {
-		v, _ := patLocks.LoadOrStore(c.patKey(pats[idx]), make(chan struct{}, 1))
-		chans[i] = v.(chan struct{})
+		keys[i] = c.patKey(pats[idx])
 	}
 	start := c.now()
-	got := -1
-	for i, ch := range chans { // a free PAT at once, if any
-		select {
-		case ch <- struct{}{}:
-			got = i
-		default:
-			continue
-		}
-		break
-	}
-	if got < 0 {
-		cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
-		for _, ch := range chans {
-			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectSend, Chan: reflect.ValueOf(ch), Send: reflect.ValueOf(struct{}{})})
-		}
-		chosen, _, _ := reflect.Select(cases)
-		if chosen == 0 {
-			return nil, 0, fmt.Errorf("waiting for this PAT's previous session to end: %w", ctx.Err())
-		}
-		got = chosen - 1
+	key, release, err := sessions.take(ctx, keys, c.now)
+	if err != nil {
+		return nil, 0, fmt.Errorf("waiting for this PAT's previous session to end: %w", err)
 	}
 	c.observer.PATSessionWait(c.now().Sub(start))
-	ch := chans[got]
-	var once sync.Once
-	return func() { once.Do(func() { <-ch }) }, candidates[got], nil
+	return release, candidates[slices.Index(keys, key)], nil
 }

@@ -138,12 +138,15 @@ func (e *entity) expire(ctx workflow.Context, g Grant) {
 	e.answer(ctx, rec, 0)
 }
 
-// childCtx names the child that carries out access event seq, and sums it up
-// for the Temporal UI: "ana@example.com: grant Explorer (access event 3)".
+// childCtx names the child that carries out access event seq, sums it up
+// for the Temporal UI ("ana@example.com: grant Explorer (access event 3)"),
+// and gives it its event's urgency: a revoke's child and its activities go
+// before a bulk's in every task queue.
 func (e *entity) childCtx(ctx workflow.Context, seq int, op Op, role tableau.SiteRole) workflow.Context {
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:    fmt.Sprintf("%s/%d-%s", workflow.GetInfo(ctx).WorkflowExecution.ID, seq, op),
 		StaticSummary: fmt.Sprintf("%s: %s %s (access event %d)", e.in.User, op, role, seq),
+		Priority:      temporal.Priority{PriorityKey: eventUrgency(op)},
 	})
 }
 
