@@ -63,12 +63,15 @@ type AccessRecord struct {
 	RequestID  string    `json:"requestId,omitempty"`
 	At         string    `json:"at,omitempty"`
 	ReceivedAt time.Time `json:"receivedAt"`
-	Outcome    Outcome   `json:"outcome"`
-	Message    string    `json:"message"`
-	RoleBefore string    `json:"roleBefore,omitempty"`
-	RoleAfter  string    `json:"roleAfter,omitempty"`
-	ExpiresAt  string    `json:"expiresAt,omitempty"` // a time-bound grant's expiry
-	Warnings   []string  `json:"warnings,omitempty"`
+	// Waited is how long the event waited, from its arrival until the
+	// entity began applying it ("1.2s"): behind the user's other events.
+	Waited     string   `json:"waited,omitempty"`
+	Outcome    Outcome  `json:"outcome"`
+	Message    string   `json:"message"`
+	RoleBefore string   `json:"roleBefore,omitempty"`
+	RoleAfter  string   `json:"roleAfter,omitempty"`
+	ExpiresAt  string   `json:"expiresAt,omitempty"` // a time-bound grant's expiry
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // PendingEvent is an accepted event not yet applied, carried across

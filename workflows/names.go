@@ -53,6 +53,11 @@ const (
 	ExpectedQuery = "expected"
 )
 
+// AccessLatencyMetric is the time from an access event's arrival at its
+// entity to its Tableau write, by op (grant, revoke, expire, reconcile);
+// Prometheus shows it as tabflow_access_latency_seconds.
+const AccessLatencyMetric = "tabflow_access_latency"
+
 // EntityContinuingAsNew starts the access update's refusal while an entity
 // continues as new: nothing was applied, and the same update sent again
 // reaches the next run (starter does so by itself).
