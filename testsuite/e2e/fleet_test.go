@@ -20,7 +20,7 @@ import (
 )
 
 // waitForPollers waits until n worker processes poll the task queue.
-func (s *stack) waitForPollers(t *testing.T, n int) {
+func (s *stack) waitForPollers(t testing.TB, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := s.client.DescribeTaskQueue(testsuite.Context(t), workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)

@@ -62,7 +62,7 @@ func (s *stack) run(t *testing.T, id, workflowType string, input, result any) er
 
 // workerCmd is the worker binary, configured for this stack's Temporal
 // server and fake Tableau (PAT auth), not yet started.
-func (s *stack) workerCmd(t *testing.T, ctx context.Context, args ...string) *exec.Cmd {
+func (s *stack) workerCmd(t testing.TB, ctx context.Context, args ...string) *exec.Cmd {
 	// No metrics server unless asked: several workers run side by side.
 	cmd := exec.CommandContext(ctx, bin.worker, append([]string{"-log-format", "json", "-http-address", ""}, args...)...)
 	cmd.Env = append(os.Environ(), append(s.temporalEnv(),
