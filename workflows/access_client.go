@@ -33,7 +33,8 @@ func SendAccess(ctx context.Context, c client.Client, taskQueue string, in UserA
 // EntityStartOptions start a user's access entity, or find the running one.
 func EntityStartOptions(taskQueue, user string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{ID: UserAccessWorkflowID(taskQueue, user), TaskQueue: taskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, Priority: PriorityOf(UserAccessWorkflow),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		Priority:                 PriorityOf(UserAccessWorkflow),
 		StaticSummary:            "Tableau access of " + strings.ToLower(strings.TrimSpace(user))}
 }
 
