@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/worker"
@@ -36,10 +37,14 @@ func sessionTuner(pats int) (worker.WorkerTuner, error) {
 }
 
 // sessionSlots is the gate: a slot (a poll for an activity task) is given
-// while fewer than lookahead sessions wait; waiting says how many do.
+// while fewer than lookahead sessions wait or are being polled for; waiting
+// says how many sessions wait. Counting the polls keeps two pollers from
+// fetching two tasks when one session's worth is wanted: the task behind
+// them stays in Temporal, where a revoke that arrives meanwhile overtakes it.
 type sessionSlots struct {
 	lookahead int
 	waiting   func() (int, <-chan struct{})
+	polling   atomic.Int64 // slots given whose poll has not brought a task yet
 }
 
 // recheck bounds how long a slot waits when the count of issued slots, not
@@ -49,8 +54,8 @@ const recheck = 50 * time.Millisecond
 func (s *sessionSlots) ReserveSlot(ctx context.Context, info worker.SlotReservationInfo) (*worker.SlotPermit, error) {
 	for {
 		n, fewer := s.waiting()
-		if n < s.lookahead && info.NumIssuedSlots() < maxActivitySlots {
-			return &worker.SlotPermit{}, nil
+		if p := s.take(n, info); p != nil {
+			return p, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -62,12 +67,36 @@ func (s *sessionSlots) ReserveSlot(ctx context.Context, info worker.SlotReservat
 }
 
 func (s *sessionSlots) TryReserveSlot(info worker.SlotReservationInfo) *worker.SlotPermit {
-	if n, _ := s.waiting(); n < s.lookahead && info.NumIssuedSlots() < maxActivitySlots {
-		return &worker.SlotPermit{}
-	}
-	return nil
+	n, _ := s.waiting()
+	return s.take(n, info)
 }
 
-func (s *sessionSlots) MarkSlotUsed(worker.SlotMarkUsedInfo) {}
-func (s *sessionSlots) ReleaseSlot(worker.SlotReleaseInfo)   {}
-func (s *sessionSlots) MaxSlots() int                        { return maxActivitySlots }
+// take gives a slot if waiting sessions and polls leave room, else nil.
+func (s *sessionSlots) take(waiting int, info worker.SlotReservationInfo) *worker.SlotPermit {
+	for {
+		polling := s.polling.Load()
+		if waiting+int(polling) >= s.lookahead || info.NumIssuedSlots() >= maxActivitySlots {
+			return nil
+		}
+		if s.polling.CompareAndSwap(polling, polling+1) {
+			return &worker.SlotPermit{}
+		}
+	}
+}
+
+// used marks a permit whose poll brought a task.
+type used struct{}
+
+// MarkSlotUsed: the poll brought a task, which now waits as a session.
+func (s *sessionSlots) MarkSlotUsed(info worker.SlotMarkUsedInfo) {
+	info.Permit().UserData = used{}
+	s.polling.Add(-1)
+}
+
+func (s *sessionSlots) ReleaseSlot(info worker.SlotReleaseInfo) {
+	if _, ok := info.Permit().UserData.(used); !ok { // the poll brought nothing
+		s.polling.Add(-1)
+	}
+}
+
+func (s *sessionSlots) MaxSlots() int { return maxActivitySlots }

@@ -46,17 +46,37 @@ func (issued) WorkerIdentity() string                { return "" }
 func (issued) Logger() log.Logger                    { return nil }
 func (issued) MetricsHandler() client.MetricsHandler { return nil }
 
-// The worker polls for an activity only while fewer sessions wait for a PAT
-// than it has PATs, and polls again as soon as one is served.
+// permitInfo is a permit's mark-used or release, as the SDK reports it.
+type permitInfo struct {
+	worker.SlotReleaseInfo // not called: Reason is the SDK's own type
+	permit                 *worker.SlotPermit
+}
+
+func (p permitInfo) Permit() *worker.SlotPermit { return p.permit }
+
+// The worker polls for an activity only while fewer sessions wait for a PAT,
+// or are being polled for, than it has PATs; and polls again as soon as a
+// session is served or a poll comes back empty.
 func TestActivitySlotsWaitForTheSessions(t *testing.T) {
 	f := &fakeWaiting{fewer: make(chan struct{})}
 	slots := &sessionSlots{lookahead: 2, waiting: f.waiting}
-	assert.NotNil(t, slots.TryReserveSlot(issued(0)), "nobody waits")
+	first := slots.TryReserveSlot(issued(0))
+	second := slots.TryReserveSlot(issued(1))
+	require.NotNil(t, first, "nobody waits")
+	require.NotNil(t, second, "one poll out, two PATs")
+	assert.Nil(t, slots.TryReserveSlot(issued(2)), "two polls out: a third task would wait in the worker, not in Temporal")
+	slots.ReleaseSlot(permitInfo{permit: second}) // that poll came back empty
+	third := slots.TryReserveSlot(issued(1))
+	require.NotNil(t, third, "an empty poll frees its place")
+
+	slots.MarkSlotUsed(permitInfo{permit: first}) // its task now waits as a session
 	f.set(1)
-	assert.NotNil(t, slots.TryReserveSlot(issued(1)), "one waits, two PATs")
+	assert.Nil(t, slots.TryReserveSlot(issued(2)), "one session waits and one poll is out")
+	slots.MarkSlotUsed(permitInfo{permit: third})
 	f.set(2)
 	assert.Nil(t, slots.TryReserveSlot(issued(2)), "as many wait as there are PATs: the rest stays in Temporal")
-	assert.Nil(t, slots.TryReserveSlot(issued(maxActivitySlots)))
+	slots.ReleaseSlot(permitInfo{permit: first}) // a used slot's release is not a poll's
+	assert.Nil(t, slots.TryReserveSlot(issued(1)))
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -75,9 +95,13 @@ func TestActivitySlotsWaitForTheSessions(t *testing.T) {
 	select {
 	case p := <-got:
 		require.NotNil(t, p)
+		slots.ReleaseSlot(permitInfo{permit: p})
 	case <-time.After(time.Second):
 		t.Fatal("no slot once a session was served")
 	}
+	f.set(0)
+	assert.Nil(t, slots.TryReserveSlot(issued(maxActivitySlots)), "never more than the SDK's ceiling")
+	assert.NotNil(t, slots.TryReserveSlot(issued(0)))
 
 	short, stop := context.WithCancel(ctx)
 	stop()
