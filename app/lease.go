@@ -54,17 +54,21 @@ type FleetLock struct {
 type heldLease struct {
 	lost <-chan struct{}
 	end  func() // stops renewing and releases it
-	// othersWait says, as of the last renewal, that other holders wait:
-	// only then does the quantum make this worker yield.
-	othersWait atomic.Bool
-	since      time.Time
+	// othersWait says, as of the last renewal or status, that other
+	// holders wait: only then does the quantum make this worker yield; and
+	// othersUrgency is the most urgent level among them: a session's end
+	// yields at once to one more urgent than this worker's next (behind).
+	othersWait    atomic.Bool
+	othersUrgency atomic.Int32
+	behind        func() int
+	since         time.Time
 	inUse      bool
 	linger     *time.Timer
 }
 
 // Acquire takes the PAT's lease: handed over from this worker's previous
 // session when it still lingers, else from the lease workflow.
-func (l *FleetLock) Acquire(ctx context.Context, key string, urgency func() int) (<-chan struct{}, func(), error) {
+func (l *FleetLock) Acquire(ctx context.Context, key string, urgency tableau.SessionUrgency) (<-chan struct{}, func(), error) {
 	l.mu.Lock()
 	if h := l.held[key]; h != nil && !h.inUse && !isClosed(h.lost) && h.linger.Stop() {
 		h.inUse = true
@@ -76,7 +80,7 @@ func (l *FleetLock) Acquire(ctx context.Context, key string, urgency func() int)
 	if err != nil {
 		return nil, nil, err
 	}
-	h.since, h.inUse = time.Now(), true
+	h.since, h.inUse, h.behind = time.Now(), true, urgency.Behind
 	l.mu.Lock()
 	if l.held == nil {
 		l.held = map[string]*heldLease{}
@@ -95,7 +99,7 @@ func (l *FleetLock) handOver(key string, h *heldLease) func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			h.inUse = false
-			if (time.Since(h.since) >= handOverQuantum && h.othersWait.Load()) || isClosed(h.lost) {
+			if (time.Since(h.since) >= handOverQuantum && h.othersWait.Load()) || h.moreUrgentElsewhere() || isClosed(h.lost) {
 				delete(l.held, key)
 				l.endInBackground(h)
 				return
@@ -117,6 +121,17 @@ func (l *FleetLock) handOver(key string, h *heldLease) func() {
 			})
 		})
 	}
+}
+
+// moreUrgentElsewhere says another worker waits at a more urgent level than
+// any session of this worker waiting for the PAT (or none waits here).
+func (h *heldLease) moreUrgentElsewhere() bool {
+	others := int(h.othersUrgency.Load())
+	if others == 0 || !h.othersWait.Load() {
+		return false
+	}
+	here := h.behind()
+	return here == 0 || others < here
 }
 
 // endInBackground releases h's lease without holding up the caller; l.mu is held.
@@ -181,14 +196,17 @@ const (
 // (polling its status, asking again so it stays queued), claims it and
 // keeps it renewed until end. Nothing waits inside the lease workflow, so a
 // crowd of waiting processes holds none of Temporal's in-flight updates.
-func (l *FleetLock) acquire(ctx context.Context, key string, urgency func() int) (*heldLease, error) {
+func (l *FleetLock) acquire(ctx context.Context, key string, urgency tableau.SessionUrgency) (*heldLease, error) {
 	id := workflows.PATLeaseV2WorkflowID(key)
 	req := workflows.LeaseRequest{Holder: l.identity + "/" + rand.Text()[:10], TTL: workflows.LeaseTTL}
 	var asked time.Time
 	var last error // the last failure talking to Temporal, reported if ctx ends
 	for {
+		if urgency.Ask() < req.Urgency {
+			asked = time.Time{} // a more urgent session queued behind this one: say so now
+		}
 		if time.Since(asked) >= workflows.LeaseAskEvery {
-			req.Urgency = urgency() // a more urgent session may have queued behind this one
+			req.Urgency = urgency.Ask()
 			if last = l.leases.ask(ctx, id, req); last == nil {
 				asked = time.Now()
 			}
@@ -204,11 +222,12 @@ func (l *FleetLock) acquire(ctx context.Context, key string, urgency func() int)
 				grant, err := l.leases.renew(ctx, id, req) // the claim: the TTL runs from here
 				if err == nil {
 					lost := make(chan struct{})
-					h := &heldLease{lost: lost}
-					h.othersWait.Store(grant.Waiting > 0)
+					h := &heldLease{lost: lost, behind: urgency.Behind}
+					h.others(grant.Waiting, grant.Urgency)
 					stop := every.Tick(context.WithoutCancel(ctx), workflows.LeaseRenewEvery, l.renewal(ctx, id, req, sent.Add(grant.TTL-workflows.LeaseMargin), h, lost))
+					stopWatch := every.Tick(context.WithoutCancel(ctx), leaseWatchOthers, l.watch(ctx, id, req.Holder, h))
 					var once sync.Once
-					h.end = func() { once.Do(func() { stop(); l.release(id, req) }) }
+					h.end = func() { once.Do(func() { stop(); stopWatch(); l.release(id, req) }) }
 					return h, nil
 				}
 				last, asked = err, time.Time{} // the offer passed (or Temporal failed): ask again
@@ -247,13 +266,39 @@ func (l *FleetLock) renewal(ctx context.Context, id string, req workflows.LeaseR
 		cancel()
 		if err == nil {
 			deadline = sent.Add(grant.TTL - workflows.LeaseMargin)
-			h.othersWait.Store(grant.Waiting > 0)
+			h.others(grant.Waiting, grant.Urgency)
 			return true
 		}
 		var gone *leaseGone
 		if errors.As(err, &gone) || time.Now().After(deadline) {
 			close(lost)
 			return false
+		}
+		return true
+	}
+}
+
+// others notes who else waits for the lease, as the lease workflow said.
+func (h *heldLease) others(waiting, urgency int) {
+	h.othersWait.Store(waiting > 0)
+	h.othersUrgency.Store(int32(urgency))
+}
+
+// leaseWatchOthers is how often a holder asks the lease workflow how urgent
+// its waiters are, while some wait: a renewal (every 2 s) is too seldom for
+// a revoke waiting on another worker. A query: nothing enters history.
+const leaseWatchOthers = 250 * time.Millisecond
+
+// watch refreshes h's view of the waiters while any wait.
+func (l *FleetLock) watch(ctx context.Context, id, holder string, h *heldLease) func() bool {
+	return func() bool {
+		if !h.othersWait.Load() {
+			return true
+		}
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseWatchOthers)
+		defer cancel()
+		if st, err := l.leases.status(qctx, id, holder); err == nil && st.Held {
+			h.others(st.Waiting, st.Urgency)
 		}
 		return true
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/mocks"
 
 	"tabflow/internal/urgency"
+	"tabflow/tableau"
 	"tabflow/workflows"
 )
 
@@ -29,7 +31,9 @@ type fakeLeases struct {
 	renewFor  func(ctx context.Context, n int) (workflows.LeaseGrant, error)
 	released  chan struct{}
 	releasing time.Duration // how long a release takes
-	waiting   int           // other holders waiting, as renew says
+	waiting   int           // other holders waiting, as renew and status say
+	urgency   int           // the most urgent level among them
+	asked     []int         // the urgency of each ask
 }
 
 func (f *fakeLeases) record(op string) int {
@@ -57,8 +61,11 @@ func (f *fakeLeases) count(op string) int {
 	return n
 }
 
-func (f *fakeLeases) ask(context.Context, string, workflows.LeaseRequest) error {
+func (f *fakeLeases) ask(_ context.Context, _ string, req workflows.LeaseRequest) error {
 	f.record("ask")
+	f.mu.Lock()
+	f.asked = append(f.asked, req.Urgency)
+	f.mu.Unlock()
 	return f.askErr
 }
 
@@ -67,7 +74,7 @@ func (f *fakeLeases) status(_ context.Context, _, holder string) (workflows.Leas
 	if f.statusFor != nil {
 		return f.statusFor(n)
 	}
-	return workflows.LeaseStatus{Holder: holder, Held: true, Position: -1}, nil
+	return workflows.LeaseStatus{Holder: holder, Held: true, Position: -1, Waiting: f.waiting, Urgency: f.urgency}, nil
 }
 
 func (f *fakeLeases) renew(ctx context.Context, _ string, _ workflows.LeaseRequest) (workflows.LeaseGrant, error) {
@@ -75,7 +82,7 @@ func (f *fakeLeases) renew(ctx context.Context, _ string, _ workflows.LeaseReque
 	if f.renewFor != nil {
 		return f.renewFor(ctx, n)
 	}
-	return workflows.LeaseGrant{TTL: workflows.LeaseTTL, Waiting: f.waiting}, nil
+	return workflows.LeaseGrant{TTL: workflows.LeaseTTL, Waiting: f.waiting, Urgency: f.urgency}, nil
 }
 
 func (f *fakeLeases) release(context.Context, string, workflows.LeaseRequest) error {
@@ -304,5 +311,64 @@ func waitForLoss(ctx context.Context, t *testing.T, lost <-chan struct{}) {
 	}
 }
 
-// direct is a session's urgency when nothing more urgent waits behind it.
-func direct() int { return urgency.Direct }
+// direct is a direct Provision's session with nothing waiting behind it.
+var direct = behind(urgency.Direct, 0)
+
+// behind is a session of level own with sessions waiting behind it in this
+// worker, the most urgent at level waiting (0: none).
+func behind(own, waiting int) tableau.SessionUrgency {
+	return tableau.SessionUrgency{Own: own, Behind: func() int { return waiting }}
+}
+
+// A session's end yields the lease at once, past no quantum, when another
+// worker waits at a more urgent level than any session waiting here (a
+// revoke behind another worker's bulk), or when none waits here at all.
+func TestLeaseYieldsAtOnceToAMoreUrgentWorker(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		others, here    int
+		yields          bool
+	}{
+		{"a revoke waits elsewhere, a provision here", urgency.Revoke, urgency.Direct, true},
+		{"a listing waits elsewhere, nothing here", urgency.Read, 0, true},
+		{"as urgent elsewhere as here: the quantum decides", urgency.Direct, urgency.Direct, false},
+		{"less urgent elsewhere", urgency.Read, urgency.Revoke, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeLeases{waiting: 1, urgency: c.others}
+			l := &FleetLock{identity: "test", leases: f, linger: 500 * time.Millisecond}
+			ctx := testContext(t)
+			_, release, err := l.Acquire(ctx, "key", behind(urgency.Direct, c.here))
+			require.NoError(t, err)
+			release()
+			_, release, err = l.Acquire(ctx, "key", behind(urgency.Direct, c.here))
+			require.NoError(t, err)
+			release()
+			if c.yields {
+				assert.Equal(t, 2, f.count("ask"), "yielded at the session's end, and asked again")
+			} else {
+				assert.Equal(t, 1, f.count("ask"), "handed over to this worker's next session")
+			}
+		})
+	}
+}
+
+// A waiting worker asks again at once when a more urgent session queues
+// behind the one waiting, not at its next ask two seconds on.
+func TestLeaseIsAskedAgainWhenAMoreUrgentSessionQueues(t *testing.T) {
+	f := &fakeLeases{statusFor: func(int) (workflows.LeaseStatus, error) { return workflows.LeaseStatus{Position: 1}, nil }}
+	l := &FleetLock{identity: "test", leases: f}
+	var waiting atomic.Int32
+	u := tableau.SessionUrgency{Own: urgency.Direct, Behind: func() int { return int(waiting.Load()) }}
+	ctx, cancel := context.WithTimeout(testContext(t), workflows.LeaseAskEvery-200*time.Millisecond)
+	defer cancel()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		waiting.Store(urgency.Revoke)
+	}()
+	_, _, err := l.Acquire(ctx, "key", u)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	assert.Equal(t, []int{urgency.Direct, urgency.Revoke}, f.asked, "asked at its own level, then at the revoke's as soon as it queued")
+}

@@ -18,7 +18,7 @@ import (
 // busyFleet holds the lease of every PAT named busy for another worker.
 type busyFleet struct{ busy string }
 
-func (f busyFleet) Acquire(ctx context.Context, key string, _ func() int) (<-chan struct{}, func(), error) {
+func (f busyFleet) Acquire(ctx context.Context, key string, _ tableau.SessionUrgency) (<-chan struct{}, func(), error) {
 	if strings.HasSuffix(key, "/"+f.busy) {
 		<-ctx.Done() // another worker's long session
 		return nil, nil, ctx.Err()
@@ -102,7 +102,7 @@ type stubLease struct {
 	released int
 }
 
-func (l *stubLease) Acquire(_ context.Context, key string, _ func() int) (<-chan struct{}, func(), error) {
+func (l *stubLease) Acquire(_ context.Context, key string, _ tableau.SessionUrgency) (<-chan struct{}, func(), error) {
 	l.acquired = append(l.acquired, key)
 	lost := make(chan struct{})
 	time.AfterFunc(l.lose, func() { close(lost) })

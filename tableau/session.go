@@ -116,16 +116,8 @@ func (c *Client) leasePAT(ctx context.Context, want int) (release func(), lost <
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	// The lease is asked for at the most urgent level among this process's
-	// sessions waiting for the PAT, so a revoke queued behind this session
-	// is not held behind a bulk's urgency across the fleet.
-	own, key := urgencyOf(ctx), c.patKey(c.cfg.PATs()[pat])
-	level := func() int {
-		if most := sessions.mostUrgent(key); most != 0 {
-			return min(own, most)
-		}
-		return own
-	}
+	key := c.patKey(c.cfg.PATs()[pat])
+	level := SessionUrgency{Own: urgencyOf(ctx), Behind: func() int { return sessions.mostUrgent(key) }}
 	lost, releaseLease, err := c.fleet.Acquire(ctx, c.cfg.PATLeaseKey(c.cfg.PATs()[pat]), level)
 	if err != nil {
 		local()

@@ -70,6 +70,11 @@ type LeaseStatus struct {
 	// -1 when it is not waiting (never asked, dropped, or holding).
 	Position int           `json:"position"`
 	Waiters  []LeaseWaiter `json:"waiters,omitempty"` // in serving order, to a status asked with no holder
+	// Waiting and Urgency tell the holder how many others wait and the
+	// most urgent level among them (aged as they are served; 0: nobody),
+	// so it yields at once to a more urgent session than its own next.
+	Waiting int `json:"waiting,omitempty"`
+	Urgency int `json:"urgency,omitempty"`
 }
 
 // leaseBook is the lease's state and rules.
@@ -179,7 +184,21 @@ func (b *leaseBook) status(holder string, now time.Time) LeaseStatus {
 	if holder == "" {
 		st.Waiters = queue.Waiters
 	}
+	if st.Held {
+		st.Waiting, st.Urgency = len(b.Waiters), b.mostUrgent(now)
+	}
 	return st
+}
+
+// mostUrgent is the level the first waiter is served at now, 0 if none.
+func (b *leaseBook) mostUrgent(now time.Time) int {
+	most := 0
+	for _, w := range b.Waiters {
+		if level := urgency.Effective(w.Urgency, now.Sub(w.Arrived)); most == 0 || level < most {
+			most = level
+		}
+	}
+	return most
 }
 
 func (b *leaseBook) waiting(holder string) int {

@@ -153,6 +153,13 @@ func TestLeaseBookRenewAndStatus(t *testing.T) {
 	assert.Equal(t, 0, b.status("c", leaseT0.Add(time.Second)).Position, "the revoke is next")
 	assert.Equal(t, 1, b.status("b", leaseT0.Add(time.Second)).Position)
 	assert.Equal(t, -1, b.status("z", leaseT0.Add(time.Second)).Position, "never asked")
+	assert.Equal(t, 2, held.Waiting, "the holder is told how many wait")
+	assert.Equal(t, 1, held.Urgency, "and the most urgent level among them: the revoke's")
+	assert.Zero(t, b.status("c", leaseT0.Add(time.Second)).Urgency, "only the holder is told")
+	assert.Equal(t, 1, b.mostUrgent(leaseT0.Add(time.Second)))
+	assert.Equal(t, 3, (&leaseBook{PATLeaseV2Input{Waiters: []LeaseWaiter{{Holder: "list", Urgency: 5, Arrived: leaseT0}}}}).mostUrgent(leaseT0.Add(2*urgency.AgingStep)),
+		"a listing that waited two aging steps is served at level 3")
+	assert.Zero(t, (&leaseBook{}).mostUrgent(leaseT0), "nobody waits")
 
 	ttl, err := b.renew(LeaseRequest{Holder: "a", TTL: 3 * time.Second}, leaseT0.Add(2*time.Second))
 	require.NoError(t, err)

@@ -64,7 +64,7 @@ func PATLeaseV2(ctx workflow.Context, in PATLeaseV2Input) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, LeaseRenew, func(ctx workflow.Context, r LeaseRequest) (LeaseGrant, error) {
 		changed = true
 		ttl, err := book.renew(r, workflow.Now(ctx))
-		return LeaseGrant{TTL: ttl, Waiting: len(book.Waiters)}, err
+		return LeaseGrant{TTL: ttl, Waiting: len(book.Waiters), Urgency: book.mostUrgent(workflow.Now(ctx))}, err
 	}, workflow.UpdateHandlerOptions{Validator: validLeaseRequest}); err != nil {
 		return err
 	}

@@ -66,6 +66,8 @@ type LeaseGrant struct {
 	// worker keeps handing the lease between its own sessions past its
 	// quantum while nobody does.
 	Waiting int `json:"waiting,omitempty"`
+	// Urgency (PATLeaseV2's renew) is the most urgent level among them.
+	Urgency int `json:"urgency,omitempty"`
 }
 
 // leaseWithdrawPatch marks acquires that end when their holder withdraws,
