@@ -26,6 +26,8 @@ import (
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+
+	"tabflow/testsuite/serverconfig"
 )
 
 // Options configure a dev server.
@@ -142,6 +144,7 @@ func start(o Options, stores *Stores) (*Server, error) {
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
+		temporal.WithDynamicConfigClient(serverconfig.Dynamic()), // one partition a task queue: Priority orders it all
 	)
 	if err != nil {
 		return nil, err

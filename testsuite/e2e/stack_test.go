@@ -18,12 +18,15 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"tabflow/activities"
 	"tabflow/tableau"
 	"tabflow/testsuite"
 	"tabflow/testsuite/faketableau"
+	"tabflow/testsuite/serverconfig"
 	"tabflow/workflows"
 )
 
@@ -99,11 +102,16 @@ func startStackWithoutWorker(tb testing.TB) *stack {
 	s := &stack{fake: testsuite.StartTableau(tb)}
 	// Workers decode inputs as the worker binary does (workflows.DataConverter).
 	opts := client.Options{DataConverter: workflows.DataConverter}
+	// The server runs with the dynamic configuration the docs recommend
+	// (one partition a task queue), plus what temporaltest sets itself.
+	dynamic := serverconfig.Dynamic()
+	dynamic[dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key()] = []dynamicconfig.ConstrainedValue{{Value: true}}
+	server := temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(dynamic))
 	if t, ok := tb.(*testing.T); ok {
-		s.server = temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(opts))
+		s.server = temporaltest.NewServer(temporaltest.WithT(t), temporaltest.WithBaseClientOptions(opts), server)
 	} else { // benchmarks: temporaltest's own logger needs a *testing.T
 		opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-		s.server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(opts))
+		s.server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(opts), server)
 		tb.Cleanup(s.server.Stop)
 	}
 	s.client = s.server.GetDefaultClient()
