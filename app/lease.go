@@ -62,8 +62,8 @@ type heldLease struct {
 	othersUrgency atomic.Int32
 	behind        func() int
 	since         time.Time
-	inUse      bool
-	linger     *time.Timer
+	inUse         bool
+	linger        *time.Timer
 }
 
 // Acquire takes the PAT's lease: handed over from this worker's previous

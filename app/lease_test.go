@@ -325,9 +325,9 @@ func behind(own, waiting int) tableau.SessionUrgency {
 // revoke behind another worker's bulk), or when none waits here at all.
 func TestLeaseYieldsAtOnceToAMoreUrgentWorker(t *testing.T) {
 	for _, c := range []struct {
-		name            string
-		others, here    int
-		yields          bool
+		name         string
+		others, here int
+		yields       bool
 	}{
 		{"a revoke waits elsewhere, a provision here", urgency.Revoke, urgency.Direct, true},
 		{"a listing waits elsewhere, nothing here", urgency.Read, 0, true},
