@@ -30,7 +30,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	}
 	metrics := NewMetrics()
 	defer metrics.Close()
-	opts, err := envconfig.LoadDefaultClientOptions()
+	opts, err := clientOptions(f)
 	if err != nil {
 		return fmt.Errorf("Temporal client configuration: %w", err)
 	}
@@ -66,7 +66,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	// the SDK's worker for good: the process must then look unready and
 	// exit non-zero, so Kubernetes restarts it, rather than answer 200.
 	fatal := make(chan error, 1)
-	wopts := worker.Options{WorkerStopTimeout: f.StopTimeout, OnFatalError: func(err error) {
+	wopts := worker.Options{WorkerStopTimeout: f.StopTimeout, DeploymentOptions: deploymentOptions(), OnFatalError: func(err error) {
 		p.polling.Store(false)
 		select {
 		case fatal <- err:
@@ -85,7 +85,7 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	workflows.Register(w, &activities.Activities{Tableau: tc, Health: metrics, Temporal: c})
 	// Every worker also polls the lease task queue, whatever its own: the
 	// PAT leases of every site and task queue run there.
-	leases := worker.New(c, workflows.LeaseTaskQueue, worker.Options{WorkerStopTimeout: f.StopTimeout, OnFatalError: wopts.OnFatalError})
+	leases := worker.New(c, workflows.LeaseTaskQueue, worker.Options{WorkerStopTimeout: f.StopTimeout, DeploymentOptions: wopts.DeploymentOptions, OnFatalError: wopts.OnFatalError})
 	workflows.RegisterLeases(leases)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting the worker on task queue %s: %w", f.TaskQueue, err)
@@ -100,10 +100,13 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	defer fleet.Close()
 	p.polling.Store(true)
 	logger.Info("tabflow worker started",
-		"temporal", opts.HostPort, "namespace", opts.Namespace, "taskQueue", f.TaskQueue,
+		"temporal", opts.HostPort, "namespace", opts.Namespace, "taskQueue", f.TaskQueue, "version", versionLabel(ownVersion()),
 		"tableau", cfg.ServerURL, "site", cfg.DisplayName(), "auth", string(cfg.Auth),
 		"credential", credentialLabel(cfg), "secret", cfg.MaskedSecret(), "apiVersion", apiVersion(cfg),
 		"http", httpLabel(f.HTTPAddress))
+	promoting, stopPromoting := context.WithCancel(ctx)
+	defer stopPromoting()
+	go promoteWhenNewer(promoting, c, logger)
 	select {
 	case err := <-fatal:
 		logger.Error("the worker stopped on a fatal error", "error", err.Error())
@@ -116,6 +119,15 @@ func Run(ctx context.Context, f Flags, logger *slog.Logger) error {
 	w.Stop()
 	logger.Info("tabflow worker stopped")
 	return nil
+}
+
+// clientOptions are f.Temporal if set, else the SDK's environment
+// configuration (TEMPORAL_* variables and the Temporal profile).
+func clientOptions(f Flags) (client.Options, error) {
+	if f.Temporal != nil {
+		return *f.Temporal, nil
+	}
+	return envconfig.LoadDefaultClientOptions()
 }
 
 // Probe asks a probe URL (the container image has no curl) and reports
