@@ -9,7 +9,9 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/worker ./worker
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/worker /worker
-USER nonroot:nonroot
+# distroless's nonroot user by number: Kubernetes' runAsNonRoot can check
+# only a numeric user.
+USER 65532:65532
 ENV TABFLOW_LOG_FORMAT=json TABFLOW_HTTP_ADDRESS=:9090
 EXPOSE 9090
 HEALTHCHECK --interval=10s --timeout=3s CMD ["/worker", "probe", "http://127.0.0.1:9090/readyz"]
