@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"tabflow/tableau"
 	"tabflow/workflows"
 )
@@ -26,6 +28,11 @@ type Flags struct {
 	// LogWorkflows logs one INFO line per finished workflow (the dev
 	// command sets it).
 	LogWorkflows bool
+	// Temporal, when set, is the whole connection to Temporal: the
+	// environment and the user's Temporal profile (TLS, an API key for
+	// Temporal Cloud) are not read. The dev command sets it for its own
+	// server.
+	Temporal *client.Options
 }
 
 // DefaultStopTimeout lets a role change in flight finish and sign out (one

@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"go.temporal.io/sdk/client"
+
 	"tabflow/app"
 	"tabflow/testsuite/devserver"
 	"tabflow/testsuite/faketableau"
@@ -49,13 +51,31 @@ func main() {
 
 func run(ctx context.Context, f app.Flags, db string, port, uiPort, sandboxPort int, logger *slog.Logger) error {
 	sandbox := !tableauConfigured(f.ConnectionFile)
+	if db != "" {
+		dir := filepath.Dir(db)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		holder := fmt.Sprintf("pid %d; Temporal at 127.0.0.1:%d, Web UI at http://127.0.0.1:%d", os.Getpid(), port, uiPort)
+		if sandbox {
+			holder += fmt.Sprintf(", sandbox Tableau on port %d", sandboxPort)
+		}
+		release, err := lockStateDir(dir, holder)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	// Every address dev will listen on, checked first, so a taken one is
 	// named in one line rather than failing half-way through start-up.
 	local := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
-	addrs := []app.Listener{{Addr: local(port), Flag: "-port", Likely: "a Temporal server (another dev, or temporal server start-dev)"},
-		{Addr: local(uiPort), Flag: "-ui-port", Likely: "a Temporal Web UI (another dev, or temporal server start-dev)"}}
+	// (A dev on this state directory was refused above: whatever holds a
+	// port uses other state, and a second dev needs its own -db too.)
+	const ownDB = " (a second dev also needs its own -db)"
+	addrs := []app.Listener{{Addr: local(port), Flag: "-port" + ownDB, Likely: "a Temporal server (a dev on other state, or temporal server start-dev)"},
+		{Addr: local(uiPort), Flag: "-ui-port" + ownDB, Likely: "a Temporal Web UI (a dev on other state, or temporal server start-dev)"}}
 	if sandbox {
-		addrs = append(addrs, app.Listener{Addr: local(sandboxPort), Flag: "-sandbox-port", Likely: "another dev's sandbox Tableau"})
+		addrs = append(addrs, app.Listener{Addr: local(sandboxPort), Flag: "-sandbox-port" + ownDB, Likely: "another dev's sandbox Tableau"})
 	}
 	if f.HTTPAddress != "" {
 		addrs = append(addrs, app.Listener{Addr: f.HTTPAddress, Flag: "-http-address (metrics and probes; empty turns them off)", Likely: "a tabflow worker's metrics, or another program"})
@@ -63,19 +83,15 @@ func run(ctx context.Context, f app.Flags, db string, port, uiPort, sandboxPort 
 	if err := app.CheckFree(addrs); err != nil {
 		return err
 	}
-	if db != "" {
-		if err := os.MkdirAll(filepath.Dir(db), 0o755); err != nil {
-			return err
-		}
-	}
 	logger.Info("starting the embedded Temporal server", "db", db)
 	srv, err := devserver.Start(devserver.Options{DBFile: db, Port: port, UIPort: uiPort})
 	if err != nil {
 		return fmt.Errorf("starting the dev Temporal server: %w", err)
 	}
 	defer srv.Stop()
-	os.Setenv("TEMPORAL_ADDRESS", srv.FrontendAddr)
-	os.Setenv("TEMPORAL_NAMESPACE", srv.Namespace)
+	// Only dev's own server, whatever the user's Temporal profile says (TLS
+	// or an API key for Temporal Cloud would fail against it).
+	f.Temporal = &client.Options{HostPort: srv.FrontendAddr, Namespace: srv.Namespace}
 	logger.Info("Temporal is running", "address", srv.FrontendAddr, "namespace", srv.Namespace, "ui", srv.UIURL)
 
 	if sandbox {

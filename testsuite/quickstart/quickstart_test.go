@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ func TestQuickStartAndRestart(t *testing.T) {
 
 	first := q.startDev()
 	assert.Contains(t, first.text(), "ana@ (Unlicensed)", "the banner lists the sandbox's users")
+	q.secondDevIsRefused()
 	assert.Equal(t, "ana@example.com: site role Unlicensed → Explorer\n", q.starter("provision", "--user", "ana@example.com", "--role", "Explorer"))
 	first.stop()
 
@@ -77,6 +79,39 @@ func (q *quickStart) env() []string {
 	return append(env, "XDG_CONFIG_HOME="+q.dir+"/config", "TEMPORAL_ADDRESS="+q.temporal())
 }
 
+// devEnv is a developer's whose Temporal settings point at Temporal Cloud
+// (a profile with TLS and an API key, and the same in variables): dev
+// must use its own server whatever they say.
+func (q *quickStart) devEnv() []string {
+	profile := filepath.Join(q.dir, "cloud-user", "temporalio", "temporal.toml")
+	require.NoError(q.t, os.MkdirAll(filepath.Dir(profile), 0o755))
+	require.NoError(q.t, os.WriteFile(profile, []byte(`[profile.default]
+address = "example.tmprl.cloud:7233"
+namespace = "production.a1b2c"
+api_key = "not-a-real-key"
+[profile.default.tls]
+`), 0o600))
+	return append(q.env(), "XDG_CONFIG_HOME="+filepath.Dir(filepath.Dir(profile)),
+		"TEMPORAL_ADDRESS=example.tmprl.cloud:7233", "TEMPORAL_NAMESPACE=production.a1b2c", "TEMPORAL_API_KEY=not-a-real-key", "TEMPORAL_TLS=true")
+}
+
+// secondDevIsRefused starts another dev in the same directory, on other
+// ports, as dev's own port hint once led people to: it must refuse before
+// touching the state, naming the first's ports.
+func (q *quickStart) secondDevIsRefused() {
+	other := freePorts(q.t, 4)
+	cmd := exec.CommandContext(testsuite.ContextWithin(q.t, time.Minute), q.devBin, "-port", strconv.Itoa(other[0]), "-ui-port", strconv.Itoa(other[1]),
+		"-sandbox-port", strconv.Itoa(other[2]), "-http-address", fmt.Sprintf("127.0.0.1:%d", other[3]))
+	cmd.Dir, cmd.Env = q.dir, q.devEnv()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(q.t, err, &exit, "a second dev on the same state must not run:\n%s", out)
+	assert.Equal(q.t, 1, exit.ExitCode())
+	assert.Contains(q.t, string(out), "tabflow-dev is in use by another dev", "%s", out)
+	assert.Contains(q.t, string(out), "Temporal at "+q.temporal(), "it names the first's ports")
+	assert.NotContains(q.t, string(out), "starting the embedded Temporal server")
+}
+
 // devProcess is a running dev and its log.
 type devProcess struct {
 	t   *testing.T
@@ -92,7 +127,7 @@ func (q *quickStart) startDev() *devProcess {
 	d := &devProcess{t: q.t}
 	d.cmd = exec.Command(q.devBin, "-port", strconv.Itoa(q.ports[0]), "-ui-port", strconv.Itoa(q.ports[1]),
 		"-sandbox-port", strconv.Itoa(q.ports[2]), "-http-address", fmt.Sprintf("127.0.0.1:%d", q.ports[3]))
-	d.cmd.Dir, d.cmd.Env, d.cmd.Stdout, d.cmd.Stderr = q.dir, q.env(), &d.log, &d.log
+	d.cmd.Dir, d.cmd.Env, d.cmd.Stdout, d.cmd.Stderr = q.dir, q.devEnv(), &d.log, &d.log
 	require.NoError(q.t, d.cmd.Start())
 	q.t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
 	deadline := time.Now().Add(2 * time.Minute)
