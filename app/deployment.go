@@ -62,6 +62,10 @@ func decidePromotion(current *worker.WorkerDeploymentVersion, own int) promotion
 // server refuses (a task queue of the current version not yet polled).
 const promotionRetry = 2 * time.Second
 
+// promotionPatience is how long refusals are normal (a version registers
+// within a second or two of its first poll).
+const promotionPatience = 30 * time.Second
+
 // promoteWhenNewer makes this worker's version current if nothing, or an
 // older release, is: from then every workflow task (new workflows and the
 // next task of every running one) goes to this release, and older workers,
@@ -72,14 +76,19 @@ const promotionRetry = 2 * time.Second
 func promoteWhenNewer(ctx context.Context, c client.Client, logger *slog.Logger) {
 	own := ownVersion()
 	h := c.WorkerDeploymentClient().GetHandle(own.DeploymentName)
-	for last := ""; ; {
+	started, warned := time.Now(), false
+	for {
 		err := promoteOnce(ctx, h, own, logger)
 		if err == nil {
 			return
 		}
-		if msg := err.Error(); msg != last { // say each new reason once
-			logger.Info("this worker's release is not current yet; asking again", "version", versionLabel(own), "reason", msg)
-			last = msg
+		// At first the version is not registered yet (its pollers are on
+		// their way): normal. Still refused after a while, say why once.
+		if !warned && time.Since(started) > promotionPatience {
+			logger.Warn("this worker's release is still not current; asking again every 2s", "version", versionLabel(own), "reason", err.Error())
+			warned = true
+		} else {
+			logger.Debug("this worker's release is not current yet; asking again", "version", versionLabel(own), "reason", err.Error())
 		}
 		select {
 		case <-ctx.Done():
