@@ -51,6 +51,10 @@ var RecordedHistories = map[string]string{
 	"patlease-queue.json":    workflows.PATLeaseWorkflowID("replay-queue"),
 	"patlease-withdraw.json": workflows.PATLeaseWorkflowID("replay-withdraw"),
 	"patlease-v2.json":       workflows.PATLeaseV2WorkflowID("replay"),
+	// An entity begun by a release of version 1 (3ecb7b6) and continued
+	// by the current code after an upgrade: it crosses the hand-off gate
+	// (access-rules-v3) live (testsuite/e2e TestEntityOfAnOlderReleaseHandsOverLive).
+	"useraccess-handoff.json": workflows.UserAccessWorkflowID(workflows.TaskQueue, "ben@example.com"),
 }
 
 // FrozenHistories were recorded by earlier versions of tabflow, which can no
@@ -58,7 +62,7 @@ var RecordedHistories = map[string]string{
 // useraccess.json is an access entity of version 1 (per-user ID, idle timer),
 // useraccess-entity.json one of version 2; the topology files are recorded
 // by testsuite/topology, not by TestHistoriesReplay.
-var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true, "useraccess-entity-main.json": true, "reconcile-main.json": true,
+var FrozenHistories = map[string]bool{"useraccess.json": true, "useraccess-handoff.json": true, "useraccess-v1-duration.json": true, "useraccess-entity.json": true, "useraccess-entity-main.json": true, "reconcile-main.json": true,
 	"topology-useraccess.json": true, "topology-patlease.json": true, "topology-patlease-v2.json": true}
 
 // ReplayHistoryFile replays a JSON history (as `temporal workflow show

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 
 	"tabflow/testsuite"
@@ -59,25 +64,8 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 		s.fake.AddUser(faketableau.SandboxSite, faketableau.User{Name: u, Email: u, SiteRole: "Unlicensed"})
 	}
 	u := upgradeScript{t: t, s: s, ctx: ctx, sent: map[string][]string{}, events: map[string]workflows.AccessEvent{}}
-	start := func(bin string) *exec.Cmd {
-		cmd := s.workerCmd(t, context.Background())
-		cmd.Path, cmd.Args[0] = bin, bin // the same settings, either release
-		var log testsuite.SyncBuffer
-		cmd.Stdout, cmd.Stderr = &log, &log
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-			if t.Failed() {
-				t.Logf("%s:\n%s", bin, log.String())
-			}
-		})
-		return cmd
-	}
-	stop := func(cmd *exec.Cmd) {
-		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-		require.NoError(t, cmd.Wait(), "an old replica stops cleanly")
-	}
+	start := func(bin string) *exec.Cmd { return s.startRelease(t, bin) }
+	stop := func(cmd *exec.Cmd) { stopGracefully(t, cmd) }
 
 	olds := []*exec.Cmd{start(oldWorker), start(oldWorker)}
 	s.waitForPollers(t, 2)
@@ -103,7 +91,7 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 
 	start(bin.worker)
 	start(bin.worker)
-	u.waitUntilCurrent()
+	s.waitUntilCurrent(t, ctx)
 	u.signal(ann, "a2", workflows.OpGrant, "Explorer")
 	u.update(ann, "a3", workflows.OpRevoke, "Creator", "")
 	u.update(bob, "b4", workflows.OpGrant, "Creator", "")
@@ -210,11 +198,35 @@ func (u *upgradeScript) signal(user, id string, op workflows.Op, role string) {
 	require.NoError(u.t, err)
 }
 
+// startRelease starts a worker binary of any release with this stack's
+// settings; its log is shown if the test fails.
+func (s *stack) startRelease(t *testing.T, bin string) *exec.Cmd {
+	cmd := s.workerCmd(t, context.Background())
+	cmd.Path, cmd.Args[0] = bin, bin
+	var log testsuite.SyncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s:\n%s", bin, log.String())
+		}
+	})
+	return cmd
+}
+
+// stopGracefully is a replica's SIGTERM: it must exit 0.
+func stopGracefully(t *testing.T, cmd *exec.Cmd) {
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "a replica stops cleanly")
+}
+
 // waitUntilCurrent waits for a new replica to make its release current.
-func (u *upgradeScript) waitUntilCurrent() {
-	h := u.s.client.WorkerDeploymentClient().GetHandle(workflows.DeploymentName)
-	require.Eventually(u.t, func() bool {
-		d, err := h.Describe(u.ctx, client.WorkerDeploymentDescribeOptions{})
+func (s *stack) waitUntilCurrent(t *testing.T, ctx context.Context) {
+	h := s.client.WorkerDeploymentClient().GetHandle(workflows.DeploymentName)
+	require.Eventually(t, func() bool {
+		d, err := h.Describe(ctx, client.WorkerDeploymentDescribeOptions{})
 		cur := d.Info.RoutingConfig.CurrentVersion
 		return err == nil && cur != nil && cur.BuildID == workflows.BuildID()
 	}, time.Minute, 200*time.Millisecond, "a new replica makes %s current", workflows.BuildID())
@@ -282,4 +294,88 @@ func (u *upgradeScript) checkMemory(user, role string) {
 	assert.True(u.t, st.BaselineKnown, "%s: baseline decided", user)
 	assert.Equal(u.t, role, string(st.Role), "%s: the role Tableau showed", user)
 	assert.NotEmpty(u.t, st.LastAt, "%s: each role's latest event time", user)
+}
+
+// versionOneRelease is the last release whose entities run version 1 of
+// the entity (workflows/useraccess_v2.go): their runs hand their memory to
+// the current rules at a version gate, live, once upgraded.
+const versionOneRelease = "3ecb7b6"
+
+// An entity begun on that release, its worker replaced by the current one
+// mid-run: the run crosses the hand-off gate live and continues as new
+// into the current rules with its grants, the requests it handled and each
+// role's last event time; the handing run's history (recorded here, on a
+// real server) replays; TABFLOW_RECORD_HISTORIES=1 freezes it in
+// workflows/testdata, where every test run replays it.
+func TestEntityOfAnOlderReleaseHandsOverLive(t *testing.T) {
+	oldWorker, err := testsuite.BuildRelease(t.TempDir(), versionOneRelease, "./worker")
+	require.NoError(t, err)
+	s := startStackWithoutWorker(t)
+	ctx := testsuite.ContextWithin(t, 3*time.Minute)
+	const user = "ben@example.com" // Viewer in the sandbox
+	id := testsuite.RecordedHistories["useraccess-handoff.json"]
+	start := client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}
+	var firstRun string // the run that hands over
+	update := func(ev workflows.AccessEvent) workflows.AccessRecord {
+		h, err := s.client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: s.client.NewWithStartWorkflowOperation(start, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user}),
+			UpdateOptions:          client.UpdateWorkflowOptions{UpdateName: workflows.AccessUpdate, Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted},
+		})
+		require.NoError(t, err)
+		if firstRun == "" {
+			firstRun = h.RunID()
+		}
+		var rec workflows.AccessRecord
+		require.NoError(t, h.Get(ctx, &rec))
+		return rec
+	}
+
+	old := s.startRelease(t, oldWorker)
+	assert.Equal(t, workflows.OutcomeApplied, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"}).Outcome)
+	_, err = s.client.SignalWithStartWorkflow(ctx, id, workflows.AccessSignal, workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r2", At: "2026-11-23T10:01:00Z"},
+		start, workflows.UserAccessWorkflow, workflows.UserAccessInput{User: user})
+	require.NoError(t, err)
+	assert.Equal(t, "Explorer", update(workflows.AccessEvent{Op: "revoke", Role: "Creator", RequestID: "r3", At: "2026-11-23T10:02:00Z"}).RoleAfter)
+	stopGracefully(t, old)
+
+	s.startRelease(t, bin.worker)
+	s.waitUntilCurrent(t, ctx)
+	assert.Equal(t, workflows.OutcomeDuplicate, update(workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "r1", At: "2026-11-23T10:00:00Z"}).Outcome,
+		"a request handled before the upgrade is remembered after it")
+	assert.Equal(t, workflows.OutcomeStale, update(workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r4", At: "2026-11-23T10:01:30Z"}).Outcome,
+		"older than the revoke of Creator applied before the upgrade")
+	rec := update(workflows.AccessEvent{Op: "grant", Role: "Creator", RequestID: "r5", At: "2026-11-23T10:03:00Z"})
+	assert.Equal(t, "Creator", rec.RoleAfter, rec.Message)
+	res := s.forget(t, id)
+	assert.Equal(t, []string{"Explorer", "Creator"}, grantRoles(res.Grants), "the grant held before the upgrade, and the one after (version 1 kept no baseline)")
+
+	hist := fetchHistory(t, s.client, id, firstRun)
+	assert.True(t, crossesGate(t, hist, "access-rules-v3/"), "the run handed its memory over at the version gate, live")
+	data, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "useraccess-handoff.json")
+	if os.Getenv("TABFLOW_RECORD_HISTORIES") != "" {
+		path = filepath.Join("..", "..", "workflows", "testdata", "useraccess-handoff.json")
+	}
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	assert.NoError(t, testsuite.ReplayHistoryFile(path, id))
+}
+
+// crossesGate says whether hist records a version marker whose change ID
+// starts with prefix, at version 1 or more.
+func crossesGate(t *testing.T, hist *historypb.History, prefix string) bool {
+	for _, ev := range hist.Events {
+		m := ev.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "Version" {
+			continue
+		}
+		var changeID string
+		var version int
+		require.NoError(t, workflows.DataConverter.FromPayloads(m.GetDetails()["change-id"], &changeID))
+		require.NoError(t, workflows.DataConverter.FromPayloads(m.GetDetails()["version"], &version))
+		if strings.HasPrefix(changeID, prefix) && version >= 1 {
+			return true
+		}
+	}
+	return false
 }
