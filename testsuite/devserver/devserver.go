@@ -37,7 +37,10 @@ type Options struct {
 	Port      int    // gRPC frontend; default 7233
 	UIPort    int    // Web UI; default 8233; -1 disables it
 	Namespace string // default "default"
-	LogLevel  string // server log level: debug, info, warn, error (default)
+	// HTTPPort serves the frontend's HTTP API (what docker-compose.yml's
+	// healthcheck asks); 0 turns it off.
+	HTTPPort int
+	LogLevel string // server log level: debug, info, warn, error (default)
 	// Logger receives the server's lines (default: slog's default logger).
 	Logger *slog.Logger
 	// Stores, if set, are SQL databases whose schema is already set up
@@ -210,7 +213,7 @@ func serverConfig(o Options, stores *Stores) (*config.Config, error) {
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
 		Services: map[string]config.Service{
-			"frontend": service(o.Port, ports[0]),
+			"frontend": frontendService(service(o.Port, ports[0]), o.HTTPPort),
 			"history":  service(ports[1], ports[2]),
 			"matching": service(ports[3], ports[4]),
 			"worker":   service(ports[5], ports[7]),
@@ -221,6 +224,11 @@ func serverConfig(o Options, stores *Stores) (*config.Config, error) {
 		}},
 		PublicClient: config.PublicClient{HostPort: frontend},
 	}, nil
+}
+
+func frontendService(s config.Service, httpPort int) config.Service {
+	s.RPC.HTTPPort = httpPort
+	return s
 }
 
 // freePorts asks the OS for n ports that are free right now.

@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,9 +80,12 @@ type cluster struct {
 
 func (c *cluster) address() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port)) }
 
+// httpAddress is the frontend's HTTP API, on the port after the services'.
+func (c *cluster) httpAddress() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.port+9)) }
+
 // start runs the server and waits until its frontend answers.
 func (c *cluster) start(ctx context.Context) {
-	c.proc = exec.Command(c.bin, "serve", "-url", c.pgURL, "-port", strconv.Itoa(c.port))
+	c.proc = exec.Command(c.bin, "serve", "-url", c.pgURL, "-port", strconv.Itoa(c.port), "-http-port", strconv.Itoa(c.port+9))
 	c.proc.Stdout, c.proc.Stderr = os.Stderr, os.Stderr
 	require.NoError(c.t, c.proc.Start())
 	proc := c.proc
@@ -158,6 +163,35 @@ func (w *workers) start() *exec.Cmd {
 	w.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	w.running = append(w.running, cmd)
 	return cmd
+}
+
+// holderOf is the worker running id's pending activity, found by the
+// identity Temporal recorded for it (the SDK's default: pid@host@).
+func (w *workers) holderOf(ctx context.Context, c client.Client, id string) *exec.Cmd {
+	var identity string
+	require.Eventually(w.t, func() bool {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil || len(d.PendingActivities) == 0 {
+			return false
+		}
+		identity = d.PendingActivities[0].GetLastWorkerIdentity()
+		return identity != ""
+	}, time.Minute, 100*time.Millisecond, "%s's activity started", id)
+	pid, _, _ := strings.Cut(identity, "@")
+	for _, cmd := range w.running {
+		if strconv.Itoa(cmd.Process.Pid) == pid {
+			return cmd
+		}
+	}
+	w.t.Fatalf("no running worker is %s", identity)
+	return nil
+}
+
+// kill SIGKILLs one worker: no clean stop.
+func (w *workers) kill(cmd *exec.Cmd) {
+	require.NoError(w.t, cmd.Process.Kill())
+	cmd.Wait()
+	w.running = slices.DeleteFunc(w.running, func(c *exec.Cmd) bool { return c == cmd })
 }
 
 func workerEnv(t *testing.T, address string, fake *testsuite.Tableau) []string {

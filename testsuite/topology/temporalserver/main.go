@@ -35,6 +35,7 @@ func main() {
 	db := fs.String("db", "tabflow_temporal", "Temporal's database")
 	visibility := fs.String("visibility-db", "tabflow_temporal_visibility", "Temporal's visibility database")
 	port := fs.Int("port", 7233, "frontend gRPC port; the other services use the next 8 (all below 32768: Temporal's SQL schema keeps membership ports in a smallint)")
+	httpPort := fs.Int("http-port", 0, "frontend HTTP API port (0: off)")
 	logLevel := fs.String("log-level", "warn", "server log level")
 	fs.Parse(os.Args[2:])
 	pg, err := parse(*pgURL)
@@ -57,7 +58,7 @@ func main() {
 			}
 		}
 	case "serve":
-		srv, err := devserver.Start(devserver.Options{Port: *port, UIPort: -1, LogLevel: *logLevel, Stores: &devserver.Stores{
+		srv, err := devserver.Start(devserver.Options{Port: *port, HTTPPort: *httpPort, UIPort: -1, LogLevel: *logLevel, Stores: &devserver.Stores{
 			Default: pg.sql(*db), Visibility: pg.sql(*visibility), HistoryShards: 4,
 		}})
 		if err != nil {
