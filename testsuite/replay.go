@@ -15,8 +15,12 @@ import (
 // derives its child workflow IDs from it. TestHistoriesReplay (testsuite/e2e)
 // records them anew, but for FrozenHistories.
 var RecordedHistories = map[string]string{
-	"provision.json":  "replay-provision",
-	"useraccess.json": "tableau-access/ben@example.com",
+	"provision.json": "replay-provision",
+	// The current side of the gates outside the entity: a Deprovision that
+	// reads licensing groups, a Reconcile applying through an entity.
+	"deprovision.json": "replay-deprovision",
+	"reconcile.json":   "replay-reconcile",
+	"useraccess.json":  "tableau-access/ben@example.com",
 	// useraccess.json with its third signal replaced by one carrying a field
 	// version 1 did not know (duration): version 1 rejected it, so a later
 	// AccessEvent field must not make it start a child on replay.

@@ -69,6 +69,7 @@ func TestHistoriesReplay(t *testing.T) {
 	require.True(t, prov.Changed)
 
 	recordAccessEntity(t, s, testsuite.RecordedHistories["useraccess-entity-v3.json"])
+	recordGates(t, s)
 	runs := recordLeases(t, s)
 
 	for name, wfID := range testsuite.RecordedHistories {
@@ -86,6 +87,25 @@ func TestHistoriesReplay(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, data, 0o644))
 		assert.NoError(t, testsuite.ReplayHistoryFile(path, wfID), name)
 	}
+}
+
+// recordGates runs the current side of the version gates outside the
+// entity: a Deprovision that reads licensing groups (licensing-checks) and
+// a Reconcile that applies a change through an entity (reconcile-compare).
+func recordGates(t *testing.T, s *stack) {
+	var dep workflows.DeprovisionResult
+	require.NoError(t, s.run(t, testsuite.RecordedHistories["deprovision.json"], workflows.DeprovisionWorkflow,
+		workflows.DeprovisionInput{User: "chloe@example.com", Role: "Explorer"}, &dep))
+	require.True(t, dep.Changed)
+	require.NotEmpty(t, dep.Warnings, "chloe is in a group that licenses at sign-in")
+
+	ctx := testsuite.ContextWithin(t, time.Minute)
+	_, err := workflows.SendAccess(ctx, s.client, workflows.TaskQueue, workflows.UserAccessInput{User: "ana@example.com"}, workflows.AccessEvent{Op: "grant", Role: "Explorer", RequestID: "g1"})
+	require.NoError(t, err)
+	s.fake.SetRole(faketableau.SandboxSite, "ana@example.com", "Viewer") // a hand edit
+	var plan workflows.ReconcilePlan
+	require.NoError(t, s.run(t, testsuite.RecordedHistories["reconcile.json"], workflows.ReconcileWorkflow, workflows.ReconcileInput{Mode: workflows.ReconcileAuto}, &plan))
+	require.Equal(t, 1, plan.Applied, plan.Message)
 }
 
 func fetchHistory(t *testing.T, c client.Client, id, runID string) *historypb.History {
