@@ -23,6 +23,7 @@ import (
 // refused, the queue stays one event per role, and once Tableau is back the
 // user ends in the state the last events ask for, in a handful of calls.
 func TestAccessEntityBacklogDuringAnOutage(t *testing.T) {
+	t.Parallel() // mostly waiting, and asserting no timings: shares the machine
 	s := startStack(t)
 	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	const user = "ana@example.com"
@@ -81,6 +82,7 @@ func TestAccessEntityBacklogDuringAnOutage(t *testing.T) {
 // Megabytes of rejected input, then continue-as-new: the entity keeps
 // running with its memory (Temporal would terminate it over 2 MB of input).
 func TestAccessEntitySurvivesMegabytesOfRejectedInput(t *testing.T) {
+	t.Parallel() // mostly waiting, and asserting no timings: shares the machine
 	s := startStack(t)
 	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	const user = "ana@example.com"

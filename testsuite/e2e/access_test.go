@@ -29,6 +29,7 @@ func (s *stack) updateAccess(ctx context.Context, taskQueue, user string, in wor
 }
 
 func TestAccessEntityEndToEnd(t *testing.T) {
+	t.Parallel() // mostly waiting, and asserting no timings: shares the machine
 	s := startStack(t)
 	ctx := testsuite.ContextWithin(t, 3*time.Minute)
 	const user = "ana@example.com"
@@ -139,6 +140,7 @@ func TestAccessEntityPerSite(t *testing.T) {
 // what was applied reached Tableau once, in order; and the user ends as the
 // last event asks. (The test kept the name it had at 300 events.)
 func TestAccessEntity300EventsAcrossRunsAndAWorkerKill(t *testing.T) {
+	t.Parallel() // mostly waiting, and asserting no timings: shares the machine
 	s := startStackWithoutWorker(t)
 	s.fake.SetLatency(20 * time.Millisecond) // so events arrive while others are applied
 	ctx := testsuite.ContextWithin(t, 4*time.Minute)

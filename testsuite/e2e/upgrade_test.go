@@ -39,6 +39,7 @@ const previousRelease = "9fb2f57"
 // one by one while events keep arriving. Nothing is lost, failed or
 // forgotten, and every entity ends with the memory the new rules need.
 func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
+	t.Parallel() // mostly waiting, and asserting no timings: shares the machine
 	oldWorker, err := testsuite.BuildRelease(t.TempDir(), previousRelease, "./worker")
 	require.NoError(t, err)
 	s := startStackWithoutWorker(t)
@@ -72,8 +73,8 @@ func TestRollingUpgradeFromThePreviousRelease(t *testing.T) {
 	u.update(ann, "a1", workflows.OpGrant, "Creator", "")
 	u.signal(bob, "b1", workflows.OpGrant, "Viewer")
 	u.signal(bob, "b2", workflows.OpGrant, "Explorer")
-	u.signal(bob, "b3", workflows.OpRevoke, "Viewer") // bob's entity continues as new on the old release
-	u.update(cal, "c1", workflows.OpGrant, "Explorer", "40s")
+	u.signal(bob, "b3", workflows.OpRevoke, "Viewer")         // bob's entity continues as new on the old release
+	u.update(cal, "c1", workflows.OpGrant, "Explorer", "25s") // runs out during or after the roll
 	for _, user := range hand {
 		u.update(user, "h1", workflows.OpGrant, "Creator", "")
 	}
@@ -308,6 +309,7 @@ const versionOneRelease = "3ecb7b6"
 // real server) replays; TABFLOW_RECORD_HISTORIES=1 freezes it in
 // workflows/testdata, where every test run replays it.
 func TestEntityOfAnOlderReleaseHandsOverLive(t *testing.T) {
+	t.Parallel() // mostly waiting, and asserting no timings: shares the machine
 	oldWorker, err := testsuite.BuildRelease(t.TempDir(), versionOneRelease, "./worker")
 	require.NoError(t, err)
 	s := startStackWithoutWorker(t)
